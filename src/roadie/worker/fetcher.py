@@ -128,6 +128,7 @@ class Fetcher:
         self._arrived = threading.Event()
         self._idle = threading.Event()
         self._paused: frozenset[str] = frozenset()
+        self._waiter_client_ids: list[int] = []
         self._rng = random.Random()
         self._outage = OutageLog(logger, "fetching jobs", settings.resolved_redis_url)
 
@@ -153,10 +154,15 @@ class Fetcher:
             waiter.start()
 
     def quiet(self) -> None:
-        """Stop fetching. Waiters end within their block time of 2 s."""
+        """Stop fetching, and wake the waiters blocked in BLMOVE so they end at once."""
         self._quiet.set()
         self._arrived.set()
         self._idle.set()
+        for client_id in list(self._waiter_client_ids):
+            try:
+                self._connection.client_unblock(client_id)
+            except CONNECTION_ERRORS:
+                pass
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -222,6 +228,10 @@ class Fetcher:
 
     def _wait_on(self, queue: str) -> None:
         connection = self._connect()
+        try:
+            self._waiter_client_ids.append(int(connection.client_id()))
+        except CONNECTION_ERRORS:
+            pass
         source = self._keys.queue(queue)
         target = self._keys.inprogress(self._identity, queue)
         outage = OutageLog(logger, f"waiting on queue {queue!r}", self._settings.resolved_redis_url)

@@ -312,11 +312,11 @@ class Heartbeat:
         signal_name = replies[-3]
         return signal_name.decode() if signal_name else None
 
-    def clear(self, *, release_inprogress: bool) -> None:
+    def clear(self) -> None:
         """Remove this process's record and busy map at shutdown; flush the last stats.
 
-        With ``release_inprogress`` (every job acknowledged or requeued), also
-        drop the registration that crash recovery would otherwise check.
+        When no job is left in this process's in-progress lists, also drop
+        the registration that crash recovery would otherwise check.
         """
         try:
             self._flush_stats()
@@ -326,7 +326,7 @@ class Heartbeat:
                 logger.warning("%d jobs are still in progress at exit; crash recovery returns them to their "
                                "queues within %.0f s", left, self._settings.recovery_timeout)
             with self._connection.pipeline(transaction=True) as pipe:
-                if release_inprogress and not left:
+                if not left:
                     pipe.srem(self._keys.fetchers, self.identity)
                     pipe.unlink(self._keys.inprogress_queues(self.identity))
                 pipe.srem(self._keys.processes, self.identity)

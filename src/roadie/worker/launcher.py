@@ -130,10 +130,11 @@ class Launcher:
         timeout = self.settings.timeout if timeout is None else timeout
         logger.info("shutting down; running jobs get %.0f s to finish", timeout)
         started = time.monotonic()
-        clean = self.manager.stop(started + timeout)
+        if not self.manager.stop(started + timeout):
+            logger.warning("some jobs did not finish or could not be acknowledged; see the lines above")
         self.poller.stop()
         self.heartbeat.stop()
-        self.heartbeat.clear(release_inprogress=clean)
+        self.heartbeat.clear()
         self.connection.close()
         logger.info("stopped after %.1f s", time.monotonic() - started)
 
