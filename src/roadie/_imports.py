@@ -65,7 +65,9 @@ def _import_module(name: str, requested: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
+        # Only the requested module or one of its parent packages counts as
+        # not found; a missing import inside user code keeps its own error.
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise ConfigError(
                 f"cannot import {requested!r}: module {exc.name!r} not found; "
                 "run from the project folder or add it to PYTHONPATH"

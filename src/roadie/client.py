@@ -113,16 +113,31 @@ class _BaseClient:
         elif not isinstance(jid, str) or not jid:
             raise JobArgumentError(f"job {job_class!r}: 'jid' must be a non-empty string, got {jid!r}")
         item.setdefault("created_at", now())
+        if "at" in item:
+            self._normalize_at(item, job_class)
 
         for key, value in item.items():
             if key not in ("args", "kwargs"):
                 payload.check_json_native(value, key)
         return item
 
+    @staticmethod
+    def _normalize_at(item: dict[str, Any], job_class: str) -> None:
+        # Middleware and the schedule score see `at` as float epoch seconds,
+        # the only form Sidekiq writes, even when the caller gave a datetime.
+        if item["at"] is None:
+            del item["at"]
+            return
+        try:
+            item["at"] = to_epoch(item["at"])
+        except TypeError as exc:
+            raise JobArgumentError(f"job {job_class!r}: invalid 'at': {exc}") from None
+
     def _prepare(self, item: dict[str, Any]) -> _Prepared:
         at = item.pop("at", None)
         run_at: float | None = None
         if at is not None:
+            # A middleware may have set `at` after _normalize ran.
             try:
                 run_at = to_epoch(at)
             except TypeError as exc:

@@ -547,6 +547,8 @@ def redact_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***``, safe for logs and errors."""
     try:
         parts = urlsplit(url)
+        # .port raises ValueError for a port that is not a number.
+        port = parts.port
     except ValueError:
         return "<invalid URL>"
     if parts.password is None:
@@ -556,6 +558,6 @@ def redact_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{user}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    if port is not None:
+        netloc += f":{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

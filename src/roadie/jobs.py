@@ -78,11 +78,9 @@ def _register(job_function: JobFunction[Any, Any]) -> None:
 
 
 def _same_definition(a: Callable[..., Any], b: Callable[..., Any]) -> bool:
-    # A module imported twice (as a script and as a module, or reloaded)
-    # defines the same function again; that is not a clash.
-    return a.__qualname__ == b.__qualname__ and getattr(a, "__code__", None) is not None and (
-        a.__code__.co_filename == b.__code__.co_filename  # type: ignore[attr-defined]
-    )
+    # A module imported again (reloaded, or from another path under the same
+    # module name) defines the same function again; that is not a clash.
+    return a.__module__ == b.__module__ and a.__qualname__ == b.__qualname__
 
 
 def _check_options(options: Mapping[str, Any], error: type[Exception], where: str) -> dict[str, Any]:
@@ -125,50 +123,48 @@ class _Enqueuer(Generic[P, R]):
             )
         return self._async_client
 
-    def perform_async(self, *args: P.args, **kwargs: P.kwargs) -> str:
-        """Enqueue the job to run as soon as a worker is free; return its jid."""
+    def perform_async(self, *args: P.args, **kwargs: P.kwargs) -> str | None:
+        """Enqueue the job to run as soon as a worker is free; return its jid (None if a middleware stopped it)."""
         return self._push(self._build(args, kwargs, None))
 
-    def perform_in(self, delay: float | dt.timedelta, *args: P.args, **kwargs: P.kwargs) -> str:
+    def perform_in(self, delay: float | dt.timedelta, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Enqueue the job to run after ``delay`` seconds (or a timedelta); return its jid."""
         return self._push(self._build(args, kwargs, _run_at_from_delay(delay, self._job.name)))
 
-    def perform_at(self, when: dt.datetime | float, *args: P.args, **kwargs: P.kwargs) -> str:
+    def perform_at(self, when: dt.datetime | float, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Enqueue the job to run at ``when``, a datetime or epoch seconds; return its jid."""
         return self._push(self._build(args, kwargs, _run_at_from_time(when, self._job.name)))
 
     def perform_bulk(
         self, arguments: Iterable[Iterable[Any]], *, at: dt.datetime | float | Iterable[Any] | None = None
-    ) -> list[str]:
+    ) -> list[str | None]:
         """Enqueue one job per argument list, pipelined in slices of 1,000; return the jids.
 
         ``at`` is one run time for all jobs, or one per job (datetimes or
-        epoch seconds). Keyword arguments are not supported in bulk.
+        epoch seconds). Keyword arguments are not supported in bulk. The jids
+        line up with the argument lists, with None where a middleware stopped a job.
         """
         items = self._bulk_items(arguments, at)
-        client = self._client_or_default()
-        jids = client.push_many(items) if items else []
-        return [jid for jid in jids if jid is not None]
+        return self._client_or_default().push_many(items) if items else []
 
-    async def aperform_async(self, *args: P.args, **kwargs: P.kwargs) -> str:
+    async def aperform_async(self, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Async twin of :meth:`perform_async`, for an AsyncClient given with ``.set(client=...)``."""
         return await self._apush(self._build(args, kwargs, None))
 
-    async def aperform_in(self, delay: float | dt.timedelta, *args: P.args, **kwargs: P.kwargs) -> str:
+    async def aperform_in(self, delay: float | dt.timedelta, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Async twin of :meth:`perform_in`."""
         return await self._apush(self._build(args, kwargs, _run_at_from_delay(delay, self._job.name)))
 
-    async def aperform_at(self, when: dt.datetime | float, *args: P.args, **kwargs: P.kwargs) -> str:
+    async def aperform_at(self, when: dt.datetime | float, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Async twin of :meth:`perform_at`."""
         return await self._apush(self._build(args, kwargs, _run_at_from_time(when, self._job.name)))
 
     async def aperform_bulk(
         self, arguments: Iterable[Iterable[Any]], *, at: dt.datetime | float | Iterable[Any] | None = None
-    ) -> list[str]:
+    ) -> list[str | None]:
         """Async twin of :meth:`perform_bulk`."""
         items = self._bulk_items(arguments, at)
-        jids = await self._async_client_or_fail().push_many(items) if items else []
-        return [jid for jid in jids if jid is not None]
+        return await self._async_client_or_fail().push_many(items) if items else []
 
     def set(self, **options: Any) -> JobHandle[P, R]:
         """Return a handle with the same verbs and ``options`` applied to each enqueue.
@@ -217,13 +213,11 @@ class _Enqueuer(Generic[P, R]):
                 raise JobArgumentError(f"perform_bulk item {index}: {exc}") from None
         return items
 
-    def _push(self, item: dict[str, Any]) -> str:
-        jid = self._client_or_default().push(item)
-        return jid if jid is not None else ""
+    def _push(self, item: dict[str, Any]) -> str | None:
+        return self._client_or_default().push(item)
 
-    async def _apush(self, item: dict[str, Any]) -> str:
-        jid = await self._async_client_or_fail().push(item)
-        return jid if jid is not None else ""
+    async def _apush(self, item: dict[str, Any]) -> str | None:
+        return await self._async_client_or_fail().push(item)
 
 
 class JobFunction(_Enqueuer[P, R]):

@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import math
 import os
+import sys
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -140,7 +141,9 @@ def check_json_native(value: Any, path: str) -> None:
         if not _INT_MIN <= value <= _INT_MAX:
             raise JobArgumentError(f"{path}: integer {value} does not fit in 64 bits; pass it as a string")
         return
-    if isinstance(value, float):
+    # A float subclass such as numpy.float64 passes isinstance but orjson
+    # cannot encode it, so only the float type itself is accepted.
+    if type(value) is float:
         if not math.isfinite(value):
             raise JobArgumentError(f"{path}: {value} is not valid JSON; pass a finite number or null")
         return
@@ -152,7 +155,8 @@ def check_json_native(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise JobArgumentError(
-                    f"{path}: key {key!r} is a {type(key).__name__}; JSON object keys must be strings"
+                    f"{path}: key {key!r} is not a string but {type(key).__name__}; "
+                    "JSON object keys must be strings, so convert the key with str()"
                 )
             check_json_native(item, f"{path}[{key!r}]")
         return
@@ -161,7 +165,10 @@ def check_json_native(value: Any, path: str) -> None:
 
 def _type_name(value: Any) -> str:
     kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    # Standard types read best bare ("datetime", "Decimal"); others keep their module.
+    if kind.__module__.partition(".")[0] in sys.stdlib_module_names:
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _hint_for(value: Any) -> str:
@@ -170,6 +177,8 @@ def _hint_for(value: Any) -> str:
             return hint
     if isinstance(value, Mapping):
         return "pass a dict (dict(value))"
+    if isinstance(value, float):
+        return "pass a plain float (float(value))"
     return "pass JSON-native values (str, int, float, bool, None, list, dict), such as an id to load the object by"
 
 

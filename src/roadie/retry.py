@@ -48,10 +48,13 @@ def retries_exhausted(job: dict[str, Any], count: int, max_retries: int, now: fl
     """Return True when the failure numbered ``count`` (0-based) used up the job's retries.
 
     With ``retry_for`` (seconds) set, the job retries until ``failed_at +
-    retry_for`` has passed, whatever the count, as Sidekiq 8.1 does.
+    retry_for`` has passed, whatever the count, as Sidekiq 8.1 does. A job
+    whose ``failed_at`` cannot be read falls back to the count, so it cannot
+    retry forever.
     """
     retry_for = job.get("retry_for")
     if isinstance(retry_for, (int, float)) and not isinstance(retry_for, bool):
         failed_at = epoch_from_timestamp(job.get("failed_at"))
-        return failed_at is not None and now > failed_at + retry_for
+        if failed_at is not None:
+            return now > failed_at + retry_for
     return count >= max_retries

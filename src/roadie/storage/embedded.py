@@ -276,12 +276,16 @@ class EmbeddedRedis:
         self._stop_process(timeout)
         self._remove_tempdir()
 
-    def restart(self, timeout: float = 10.0) -> None:
+    def restart(self, timeout: float = 10.0, downtime: float = 0.0) -> None:
         """Stop the server and start it again on the same port and data directory.
 
         With ``appendonly=True`` the data written before the restart survives it.
+        ``downtime`` is how many seconds the server stays down in between, to
+        test how clients ride out an outage.
         """
         self._stop_process(timeout)
+        if downtime > 0:
+            time.sleep(downtime)
         self.start(timeout)
 
     def __enter__(self) -> EmbeddedRedis:

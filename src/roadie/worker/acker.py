@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from roadie import payload
 from roadie.config import Settings
 from roadie.storage.keys import Keys
 from roadie.storage.redis import CONNECTION_ERRORS, OutageLog, backoff_delays
@@ -40,6 +41,8 @@ class Acker:
         self._identity = identity
         self._pending: queue.SimpleQueue[tuple[WorkUnit, Outcome | None] | None] = queue.SimpleQueue()
         self._unwritten = 0
+        # Payloads queued or being written, so reconciliation knows them.
+        self._pending_raws: set[bytes] = set()
         self._idle = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="roadie.acker", daemon=True)
@@ -52,7 +55,13 @@ class Acker:
         """Queue a finished job: ``outcome`` None for success, else where the failed job goes."""
         with self._idle:
             self._unwritten += 1
+            self._pending_raws.add(unit.raw)
         self._pending.put((unit, outcome))
+
+    def pending_raws(self) -> set[bytes]:
+        """Return the payloads whose acknowledgement is not yet in Redis."""
+        with self._idle:
+            return set(self._pending_raws)
 
     def wait_until_written(self, timeout: float) -> bool:
         """Block until every queued acknowledgement is in Redis; False on timeout."""
@@ -106,12 +115,12 @@ class Acker:
                 break
         with self._idle:
             self._unwritten -= len(batch)
+            for unit, _outcome in batch:
+                self._pending_raws.discard(unit.raw)
             if not self._unwritten:
                 self._idle.notify_all()
 
     def _write_once(self, batch: list[tuple[WorkUnit, Outcome | None]]) -> None:
-        from roadie import payload
-
         with self._connection.pipeline(transaction=False) as pipe:
             for unit, outcome in batch:
                 inprogress = self._keys.inprogress(self._identity, unit.queue)

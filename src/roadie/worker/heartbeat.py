@@ -174,6 +174,7 @@ class Heartbeat:
         is_quiet: Callable[[], bool],
         on_signal: Callable[[str], None],
         recovery: Recovery,
+        reconcile: Callable[[], int],
         *,
         concurrency: int,
         embedded: bool = False,
@@ -187,6 +188,7 @@ class Heartbeat:
         self._is_quiet = is_quiet
         self._on_signal = on_signal
         self._recovery = recovery
+        self._reconcile = reconcile
         self._stopping = threading.Event()
         self._beats = 0
         self._outage = OutageLog(logger, "heartbeat", settings.resolved_redis_url)
@@ -231,6 +233,7 @@ class Heartbeat:
         try:
             self._flush_stats()
             signal_name = self._write_record()
+            self._reconcile()
             self._outage.succeeded()
         except CONNECTION_ERRORS as exc:
             self._outage.failed(exc)

@@ -20,7 +20,7 @@ from roadie import jobs as job_module
 from roadie._version import __version__
 from roadie.config import Settings, redact_url
 from roadie.storage.keys import Keys
-from roadie.storage.redis import CONNECTION_ERRORS, connect, unavailable
+from roadie.storage.redis import CONNECTION_ERRORS, backoff_delays, connect, unavailable
 from roadie.storage.scripts import scripts_for
 from roadie.worker.heartbeat import Heartbeat, Recovery, make_identity
 from roadie.worker.manager import Manager
@@ -83,7 +83,7 @@ class Launcher:
         self.recovery = Recovery(settings, self.keys, self.connection, scripts, self.identity)
         self.heartbeat = Heartbeat(
             settings, self.keys, self.connection, self.identity, self.manager.counters, self.manager.busy,
-            lambda: self.manager.quieted, self._on_remote_signal, self.recovery,
+            lambda: self.manager.quieted, self._on_remote_signal, self.recovery, self.manager.reconcile,
             concurrency=self.manager.concurrency, embedded=embedded,
         )
 
@@ -91,10 +91,7 @@ class Launcher:
 
     def start(self) -> None:
         """Connect, log the banner, register this process, recover dead ones, and start every thread."""
-        try:
-            server = self.connection.info("server")
-        except CONNECTION_ERRORS as exc:
-            raise unavailable(self._url, exc) from exc
+        server = self._wait_for_redis()
         version = server.get("valkey_version") or server.get("redis_version", "?")
         store = "Valkey" if "valkey_version" in server else "Redis"
         queues = ", ".join(str(queue) for queue in self.settings.queues)
@@ -114,6 +111,23 @@ class Launcher:
         self.manager.start()
         self.poller.start()
         self.heartbeat.start()
+
+    def _wait_for_redis(self, patience: float = 30.0) -> dict[str, Any]:
+        """Return the server's INFO, retrying for ``patience`` seconds while Redis is unreachable.
+
+        A worker often starts together with Redis (a container restart, a
+        deploy), so a short wait beats failing at once.
+        """
+        deadline = time.monotonic() + patience
+        delays = backoff_delays(0.2, 2.0)
+        while True:
+            try:
+                return self.connection.info("server")
+            except CONNECTION_ERRORS as exc:
+                if time.monotonic() > deadline or self._stop_requested.is_set():
+                    raise unavailable(self._url, exc) from exc
+                logger.warning("waiting for Redis at %s: %s", redact_url(self._url), exc)
+                time.sleep(next(delays))
 
     def quiet(self) -> None:
         """Stop taking new jobs; running ones finish. The process keeps beating until stopped."""

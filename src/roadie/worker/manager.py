@@ -65,6 +65,7 @@ class Manager:
         self._units_lock = threading.Lock()
         self._quiet = threading.Event()
         self._hurry = threading.Event()
+        self._unknown_last_time: set[tuple[str, bytes]] = set()
 
         # Sync slots are needed for unknown or undecodable jobs too, so there
         # is always at least one thread.
@@ -144,6 +145,40 @@ class Manager:
         written = self.acker.wait_until_written(5.0)
         self.acker.stop()
         return written and self.capacity.in_flight == 0
+
+    def reconcile(self) -> int:
+        """Push back jobs in this process's in-progress lists that no thread or acknowledgement knows of.
+
+        A fetch whose reply was lost (Redis restarted, the connection dropped)
+        moved jobs into the in-progress list that this process never
+        received; crash recovery skips live processes, so they would stay
+        there. A job counts as lost only when it is unknown on two calls in a
+        row, because one fetched a moment ago may not be known yet. Called by
+        the heartbeat; returns the number of jobs pushed back.
+        """
+        listed: set[tuple[str, bytes]] = set()
+        for queue in self._settings.queues:
+            key = self._keys.inprogress(self._identity, queue.name)
+            listed.update((queue.name, raw) for raw in self._connection.lrange(key, 0, -1))
+        with self._units_lock:
+            known = {unit.raw for unit in self._units}
+        known |= self.acker.pending_raws()
+        unknown = {(queue, raw) for queue, raw in listed if raw not in known}
+        lost = unknown & self._unknown_last_time
+        self._unknown_last_time = unknown - lost
+        moved = 0
+        by_queue: dict[str, list[bytes]] = {}
+        for queue, raw in lost:
+            by_queue.setdefault(queue, []).append(raw)
+        for queue, raws in by_queue.items():
+            moved += int(self._requeue_script(
+                keys=[self._keys.inprogress(self._identity, queue), self._keys.queue(queue), self._keys.queues],
+                args=[queue, *raws],
+                client=self._connection,
+            ))
+        if moved:
+            logger.warning("pushed back %d jobs whose fetch reply was lost", moved)
+        return moved
 
     def hurry(self) -> None:
         """End the wait for running jobs now; they are pushed back at once (a second TERM)."""
