@@ -221,3 +221,21 @@ def worker_jobs(jobs_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignor
         if job_function.fn.__module__ == "workerjobs":
             del jobs._registry[name]
     return importlib.import_module("workerjobs")
+
+
+@pytest.fixture
+def run_burst(redis_url: str) -> Callable[..., None]:
+    """Run a burst-mode worker in this process on the jobs registered here, until it is done."""
+    from roadie.config import Settings
+    from roadie.worker.launcher import Launcher
+
+    def run(**settings: object) -> None:
+        launcher = Launcher(Settings(redis_url=redis_url, heartbeat_interval=1.0, **settings), burst=True)
+        launcher.start()
+        try:
+            assert launcher._stop_requested.wait(60), "burst worker did not finish"
+        finally:
+            launcher.stop(timeout=5)
+
+    return run
+

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         client_middleware,
         death_handlers,
         error_handlers,
+        on,
         server_middleware,
     )
 
@@ -56,6 +57,7 @@ __all__ = [
     "death_handlers",
     "error_handlers",
     "job",
+    "on",
     "server_middleware",
 ]
 
@@ -76,6 +78,7 @@ _LAZY = {
     "death_handlers": "roadie.middleware",
     "error_handlers": "roadie.middleware",
     "server_middleware": "roadie.middleware",
+    "on": "roadie.middleware",
 }
 
 

@@ -232,6 +232,9 @@ class JobFunction(_Enqueuer[P, R]):
             raise JobDefinitionError(f"@job(name=...) must be a non-empty string, got {name!r}")
         self.options: dict[str, Any] = _check_options(options or {}, JobDefinitionError, f"@job {self.name!r}")
         self.is_async = inspect.iscoroutinefunction(fn)
+        # Set with the retry_in and retries_exhausted decorators below.
+        self.retry_in_hook: Callable[[int, BaseException, dict[str, Any]], Any] | None = None
+        self.exhausted_hook: Callable[[dict[str, Any], BaseException], Any] | None = None
         self._job = self
         self._options = self.options
         self._client = None
@@ -251,6 +254,24 @@ class JobFunction(_Enqueuer[P, R]):
 
     def __repr__(self) -> str:
         return f"<roadie job {self.name!r}>"
+
+    def retry_in(self, hook: Callable[[int, BaseException, dict[str, Any]], Any]) -> Callable[..., Any]:
+        """Register ``hook(count, exception, job)`` to choose the delay before each retry.
+
+        It returns seconds, ``"discard"`` (drop the job), ``"kill"`` (move it
+        to the dead set now) or None for the default backoff. Use as a
+        decorator: ``@send_mail.retry_in``.
+        """
+        self.retry_in_hook = hook
+        return hook
+
+    def retries_exhausted(self, hook: Callable[[dict[str, Any], BaseException], Any]) -> Callable[..., Any]:
+        """Register ``hook(job, exception)``, called once the job has no retries left.
+
+        Returning ``"discard"`` drops the job instead of moving it to the dead set.
+        """
+        self.exhausted_hook = hook
+        return hook
 
     def check_arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """Raise JobArgumentError unless the arguments bind to the signature and are JSON-native."""

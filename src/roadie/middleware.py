@@ -26,6 +26,9 @@ __all__ = [
     "client_middleware",
     "death_handlers",
     "error_handlers",
+    "fire",
+    "lifecycle_handlers",
+    "on",
     "server_middleware",
 ]
 
@@ -149,6 +152,36 @@ error_handlers: list[Callable[[BaseException, dict[str, Any]], Any]] = []
 # Called as handler(job, exception) when a job has no retries left, or was
 # killed or discarded.
 death_handlers: list[Callable[[dict[str, Any], BaseException], Any]] = []
+
+
+# Worker lifecycle events and their handlers, called with no arguments:
+# startup (before fetching), quiet (fetching stopped), shutdown (after the
+# last job), heartbeat (first beat, and first beat after an outage) and beat
+# (every beat).
+LIFECYCLE_EVENTS = ("startup", "quiet", "shutdown", "heartbeat", "beat")
+lifecycle_handlers: dict[str, list[Callable[[], Any]]] = {event: [] for event in LIFECYCLE_EVENTS}
+
+
+def on(event: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Register the decorated function for a worker lifecycle event, e.g. ``@roadie.on("startup")``."""
+    if event not in lifecycle_handlers:
+        raise ValueError(f"unknown lifecycle event {event!r}; valid events are: {', '.join(LIFECYCLE_EVENTS)}")
+
+    def register(handler: Callable[[], Any]) -> Callable[[], Any]:
+        lifecycle_handlers[event].append(handler)
+        return handler
+
+    return register
+
+
+def fire(event: str) -> None:
+    """Call the handlers of a lifecycle event; one that raises is logged and never stops the others."""
+    for handler in list(lifecycle_handlers[event]):
+        try:
+            handler()
+        except Exception as exc:
+            _hooks_logger.exception("%s handler %r raised", event, handler)
+            call_error_handlers(exc, {"context": f"{event} event handler"})
 
 
 def call_error_handlers(exc: BaseException, context: dict[str, Any]) -> None:

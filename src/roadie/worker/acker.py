@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from roadie import middleware
 from roadie import payload
 from roadie.config import Settings
 from roadie.storage.keys import Keys
@@ -108,10 +109,11 @@ class Acker:
             except CONNECTION_ERRORS as exc:
                 self._outage.failed(exc)
                 time.sleep(next(delays))
-            except Exception:
+            except Exception as exc:
                 # A bug here must not stop acknowledgements for good; the jobs
                 # stay in progress and return to their queues on recovery.
                 logger.exception("failed to acknowledge %d jobs; they stay in progress", len(batch))
+                middleware.call_error_handlers(exc, {"context": "acknowledging jobs"})
                 break
         with self._idle:
             self._unwritten -= len(batch)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from roadie import middleware
 from roadie.config import QueueSpec, Settings
 from roadie.storage.keys import Keys
 from roadie.storage.redis import CONNECTION_ERRORS, OutageLog, backoff_delays
@@ -194,8 +195,9 @@ class Fetcher:
                 self._outage.failed(exc)
                 time.sleep(next(delays))
                 continue
-            except Exception:
+            except Exception as exc:
                 logger.exception("fetch failed; retrying in 1 s")
+                middleware.call_error_handlers(exc, {"context": "fetching jobs"})
                 time.sleep(1.0)
                 continue
             if units:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from roadie import middleware
 from roadie._time import now
 from roadie._version import __version__
 from roadie.config import Settings
@@ -191,6 +192,7 @@ class Heartbeat:
         self._reconcile = reconcile
         self._stopping = threading.Event()
         self._beats = 0
+        self._announced = False
         self._outage = OutageLog(logger, "heartbeat", settings.resolved_redis_url)
         self._thread = threading.Thread(target=self._run, name="roadie.heartbeat", daemon=True)
         self.info = self._make_info(concurrency, embedded)
@@ -237,10 +239,17 @@ class Heartbeat:
             self._outage.succeeded()
         except CONNECTION_ERRORS as exc:
             self._outage.failed(exc)
+            self._announced = False
             return
-        except Exception:
+        except Exception as exc:
             logger.exception("heartbeat failed")
+            middleware.call_error_handlers(exc, {"context": "heartbeat"})
             return
+        if not self._announced:
+            # First beat, or first beat after an outage.
+            self._announced = True
+            middleware.fire("heartbeat")
+        middleware.fire("beat")
         if signal_name:
             logger.info("received %s through Redis", signal_name)
             self._on_signal(signal_name)
@@ -255,8 +264,9 @@ class Heartbeat:
             self._recovery.prune_processes()
         except CONNECTION_ERRORS as exc:
             self._outage.failed(exc)
-        except Exception:
+        except Exception as exc:
             logger.exception("crash recovery failed")
+            middleware.call_error_handlers(exc, {"context": "crash recovery"})
 
     def _flush_stats(self) -> None:
         processed, failed = self._counters.take()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roadie import jobs as job_module
+from roadie import middleware
 from roadie._version import __version__
 from roadie.config import Settings, redact_url
 from roadie.storage.keys import Keys
@@ -106,6 +107,7 @@ class Launcher:
 
         # The first beat registers the in-progress lists before any fetch,
         # so recovery elsewhere can always find this process's jobs.
+        middleware.fire("startup")
         self.heartbeat.beat()
         self.heartbeat.recover()
         self.manager.start()
@@ -133,7 +135,8 @@ class Launcher:
         """Stop taking new jobs; running ones finish. The process keeps beating until stopped."""
         if not self.manager.quieted:
             logger.info("quiet: no new jobs will be fetched")
-        self.manager.quiet()
+            self.manager.quiet()
+            middleware.fire("quiet")
         self.poller.stop(timeout=0.1)
 
     def stop(self, timeout: float | None = None) -> None:
@@ -143,10 +146,12 @@ class Launcher:
         self._stopped = True
         timeout = self.settings.timeout if timeout is None else timeout
         logger.info("shutting down; running jobs get %.0f s to finish", timeout)
+        self.quiet()
         started = time.monotonic()
         if not self.manager.stop(started + timeout):
             logger.warning("some jobs did not finish or could not be acknowledged; see the lines above")
         self.poller.stop()
+        middleware.fire("shutdown")
         self.heartbeat.stop()
         self.heartbeat.clear()
         self.connection.close()

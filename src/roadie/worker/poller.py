@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from roadie import middleware
 from roadie._time import now
 from roadie.config import Settings
 from roadie.storage.keys import Keys
@@ -96,8 +97,9 @@ class Poller:
                 self._outage.failed(exc)
                 self._stopping.wait(next(delays))
                 continue
-            except Exception:
+            except Exception as exc:
                 logger.exception("moving due jobs failed; retrying after the poll interval")
+                middleware.call_error_handlers(exc, {"context": "moving scheduled jobs"})
                 next_due = None
             self._stopping.wait(self._sleep_seconds(next_due))
 
