@@ -484,7 +484,12 @@ def test_redact_url_ipv6_host() -> None:
 
 
 def test_redact_url_invalid_port() -> None:
-    assert redact_url("redis://:s3cret@cache:notaport/0") == "<invalid URL>"
+    assert redact_url("redis://:s3cret@cache:notaport/0") == "redis://:***@cache:notaport/0"
+
+
+def test_redact_url_sentinel_hosts() -> None:
+    url = "redis+sentinel://:s3cret@a:26379,b:26380/mymaster/2?sentinel_password=other"
+    assert redact_url(url) == "redis+sentinel://:***@a:26379,b:26380/mymaster/2?sentinel_password=***"
 
 
 def test_as_dict_redacts_url() -> None:

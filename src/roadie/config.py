@@ -544,20 +544,24 @@ def resolve_redis_url(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``, safe for logs and errors."""
+    """Return ``url`` with any password replaced by ``***``, safe for logs and errors.
+
+    Works on multi-host URLs such as ``redis+sentinel://:pw@h1:26379,h2:26379/mymaster``
+    and leaves the hosts, path and query readable. Query parameters named
+    ``password`` or ending in ``_password`` are redacted too.
+    """
     try:
         parts = urlsplit(url)
-        # .port raises ValueError for a port that is not a number.
-        port = parts.port
     except ValueError:
         return "<invalid URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}"
-    if port is not None:
-        netloc += f":{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hosts}"
+    else:
+        netloc = parts.netloc
+    query = "&".join(
+        f"{name}=***" if name == "password" or name.endswith("_password") else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -6,9 +6,12 @@ import random
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -44,20 +47,86 @@ def _options(max_connections: int | None) -> dict[str, Any]:
     }
 
 
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+class SentinelURL:
+    """The parts of ``redis+sentinel://[:password@]host[:port][,host[:port]...]/service[/db]``.
+
+    Query parameters: ``sentinel_password`` (for the sentinels themselves,
+    when it differs from the data password) and ``socket_timeout``.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        userinfo, at, hosts = parts.netloc.rpartition("@")
+        self.username: str | None = None
+        self.password: str | None = None
+        if at:
+            user, _, password = userinfo.partition(":")
+            self.username = unquote(user) or None
+            self.password = unquote(password) or None
+        self.sentinels: list[tuple[str, int]] = []
+        for item in hosts.split(","):
+            if item.startswith("["):
+                host, _, rest = item[1:].partition("]")
+                port = rest.lstrip(":") or "26379"
+            else:
+                host, _, port = item.partition(":")
+                port = port or "26379"
+            if not host or not port.isdigit():
+                raise ValueError(f"invalid sentinel address {item!r}; expected host:port")
+            self.sentinels.append((host, int(port)))
+        path = [part for part in parts.path.split("/") if part]
+        if not path:
+            raise ValueError("the URL names no service; expected redis+sentinel://host:26379/<service>[/<db>]")
+        self.service = unquote(path[0])
+        self.db = int(path[1]) if len(path) > 1 else 0
+        query = dict(parse_qsl(parts.query))
+        self.sentinel_password = query.get("sentinel_password")
+        self.ssl = parts.scheme.startswith("rediss")
+
+
+def _connection_kwargs(options: dict[str, Any], parsed: SentinelURL) -> dict[str, Any]:
+    kwargs = {key: value for key, value in options.items() if key != "max_connections"}
+    kwargs.update(db=parsed.db, username=parsed.username, password=parsed.password, ssl=parsed.ssl)
+    return kwargs
+
+
 def connect(url: str, *, max_connections: int | None = None, client_name: str | None = None) -> redis.Redis:
-    """Return a redis-py client for ``url`` that returns bytes, so payloads keep their exact form."""
+    """Return a redis-py client for ``url`` that returns bytes, so payloads keep their exact form.
+
+    A ``redis+sentinel://`` URL asks its sentinels for the current primary
+    and follows failovers (redis-py's Sentinel support).
+    """
     try:
-        client = redis.Redis.from_url(url, **_options(max_connections), client_name=client_name)
+        if url.startswith(SENTINEL_SCHEMES):
+            parsed = SentinelURL(url)
+            sentinel = redis.sentinel.Sentinel(
+                parsed.sentinels,
+                sentinel_kwargs={"password": parsed.sentinel_password, "socket_timeout": _CONNECT_TIMEOUT},
+                **_connection_kwargs(_options(max_connections), parsed),
+                client_name=client_name,
+            )
+            return sentinel.master_for(parsed.service)
+        return redis.Redis.from_url(url, **_options(max_connections), client_name=client_name)
     except ValueError as exc:
         raise RedisUnavailableError(f"invalid Redis URL {redact_url(url)!r}: {exc}") from None
-    return client
 
 
 def connect_async(url: str, *, max_connections: int | None = None) -> redis.asyncio.Redis:
-    """Return an asyncio redis-py client for ``url`` that returns bytes."""
+    """Return an asyncio redis-py client for ``url`` that returns bytes; sentinel URLs as in :func:`connect`."""
     options = _options(max_connections)
     options["retry"] = redis.asyncio.retry.Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1)
     try:
+        if url.startswith(SENTINEL_SCHEMES):
+            parsed = SentinelURL(url)
+            sentinel = redis.asyncio.sentinel.Sentinel(
+                parsed.sentinels,
+                sentinel_kwargs={"password": parsed.sentinel_password, "socket_timeout": _CONNECT_TIMEOUT},
+                **_connection_kwargs(options, parsed),
+            )
+            return sentinel.master_for(parsed.service)
         return redis.asyncio.Redis.from_url(url, **options)
     except ValueError as exc:
         raise RedisUnavailableError(f"invalid Redis URL {redact_url(url)!r}: {exc}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import resource
 import socket
@@ -106,22 +107,36 @@ class Recovery:
         self._identity = identity
         self._host = hostname()
 
-    def run(self) -> int:
-        """Recover every gone process's jobs; return how many jobs went back to their queues."""
-        lock_seconds = max(5, int(self._settings.recovery_timeout))
-        if not self._connection.set(self._keys.recovery_lock, self._identity, nx=True, ex=lock_seconds):
+    def run(self, *, use_lock: bool = True) -> int:
+        """Recover every gone process's jobs; return how many jobs went back to their queues.
+
+        The lock is held for one heartbeat interval and not released, so a
+        fleet runs one recovery pass per interval however many processes it
+        has. It only limits load: the script is atomic, so two passes at once
+        never move a job twice. A starting process skips it, so a replacement
+        takes over its predecessor's jobs at once.
+        """
+        lock_seconds = max(1, math.ceil(self._settings.heartbeat_interval))
+        if use_lock and not self._connection.set(self._keys.recovery_lock, self._identity, nx=True,
+                                                 ex=lock_seconds):
             return 0
-        try:
-            total = 0
-            for raw in self._connection.smembers(self._keys.fetchers):
-                identity = raw.decode("utf-8", "replace")
-                if identity != self._identity:
-                    total += self.recover(identity)
-            return total
-        finally:
-            # Release only our own lock; it may have expired and been taken since.
-            if self._connection.get(self._keys.recovery_lock) == self._identity.encode():
-                self._connection.delete(self._keys.recovery_lock)
+        total = 0
+        for raw in self._connection.smembers(self._keys.fetchers):
+            identity = raw.decode("utf-8", "replace")
+            if identity != self._identity:
+                total += self.recover(identity)
+        return total
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds since a process's last beat after which it counts as gone.
+
+        A kill lands up to one interval after the last beat, and the next
+        recovery pass runs up to one interval later, so the threshold leaves
+        two intervals of ``recovery_timeout`` for those.
+        """
+        interval = self._settings.heartbeat_interval
+        return max(self._settings.recovery_timeout - 2 * interval, 2 * interval)
 
     def recover(self, identity: str) -> int:
         parts = identity.rsplit(":", 2)
@@ -135,7 +150,7 @@ class Recovery:
             keys += [self._keys.inprogress(identity, queue), self._keys.queue(queue)]
         moved = int(self._script(
             keys=keys,
-            args=[identity, repr(now()), self._settings.recovery_timeout, "1" if force else "0", *queues],
+            args=[identity, repr(now()), self.stale_after, "1" if force else "0", *queues],
             client=self._connection,
         ))
         if moved > 0:
@@ -191,7 +206,6 @@ class Heartbeat:
         self._recovery = recovery
         self._reconcile = reconcile
         self._stopping = threading.Event()
-        self._beats = 0
         self._announced = False
         self._outage = OutageLog(logger, "heartbeat", settings.resolved_redis_url)
         self._thread = threading.Thread(target=self._run, name="roadie.heartbeat", daemon=True)
@@ -253,14 +267,11 @@ class Heartbeat:
         if signal_name:
             logger.info("received %s through Redis", signal_name)
             self._on_signal(signal_name)
-        self._beats += 1
-        every = max(1, int(self._settings.recovery_timeout / 2 / self._settings.heartbeat_interval))
-        if self._beats % every == 1 or every == 1:
-            self.recover()
+        self.recover()
 
-    def recover(self) -> None:
+    def recover(self, *, use_lock: bool = True) -> None:
         try:
-            self._recovery.run()
+            self._recovery.run(use_lock=use_lock)
             self._recovery.prune_processes()
         except CONNECTION_ERRORS as exc:
             self._outage.failed(exc)

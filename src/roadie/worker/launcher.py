@@ -109,7 +109,7 @@ class Launcher:
         # so recovery elsewhere can always find this process's jobs.
         middleware.fire("startup")
         self.heartbeat.beat()
-        self.heartbeat.recover()
+        self.heartbeat.recover(use_lock=False)
         self.manager.start()
         self.poller.start()
         self.heartbeat.start()
