@@ -1,0 +1,1 @@
+"""Integrations with frameworks and services; each imports its dependency only when used."""
