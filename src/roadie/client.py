@@ -12,8 +12,10 @@ job with a future ``at`` goes to the ``schedule`` sorted set instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,7 +34,9 @@ __all__ = [
     "AsyncClient",
     "Client",
     "client_middleware",
+    "close_default_async_client",
     "configure",
+    "default_async_client",
     "default_client",
     "default_settings",
 ]
@@ -287,7 +291,7 @@ class Client(_BaseClient):
                     pipe.execute()
                 return
             except redis.exceptions.ReadOnlyError:
-                # After a failover the old primary answers READONLY; new
+                # After a failover the old primary returns READONLY errors; new
                 # connections find the new primary. Retry once, as Sidekiq does.
                 self.connection.connection_pool.disconnect()
                 if attempt == 2:
@@ -396,6 +400,11 @@ class AsyncClient(_BaseClient):
 _defaults_lock = threading.Lock()
 _default_settings: Settings | None = None
 _default_client: Client | None = None
+# One AsyncClient per event loop, because a redis.asyncio connection can only
+# be used on the loop that opened it. An entry goes away with its loop.
+_default_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def default_settings() -> Settings:
@@ -418,11 +427,38 @@ def default_client() -> Client:
     return _default_client
 
 
+def default_async_client() -> AsyncClient:
+    """Return the running event loop's default AsyncClient, which ``aperform_async`` and friends use.
+
+    It is built on first use in each loop, with the process-wide settings.
+    Call :func:`close_default_async_client` before the loop ends to close its
+    connections; otherwise they are dropped with the loop.
+    """
+    loop = asyncio.get_running_loop()
+    with _defaults_lock:
+        client = _default_async_clients.get(loop)
+        if client is None:
+            client = AsyncClient(settings=_default_settings or Settings.load())
+            _default_async_clients[loop] = client
+    return client
+
+
+async def close_default_async_client() -> None:
+    """Close and forget the running event loop's default AsyncClient, if it has one."""
+    loop = asyncio.get_running_loop()
+    with _defaults_lock:
+        client = _default_async_clients.pop(loop, None)
+    if client is not None:
+        await client.close()
+
+
 def configure(url: str | None = None, *, settings: Settings | None = None, **changes: Any) -> Settings:
     """Set the process-wide settings and client, for example ``roadie.configure(url=...)``.
 
     ``changes`` are setting names with values, applied over ``settings`` (or
     over what roadie.yml and the environment give). Returns the settings.
+    Default AsyncClients built before are forgotten without being closed,
+    because each must be closed on its own event loop.
     """
     global _default_settings, _default_client
     base = settings or Settings.load()
@@ -433,6 +469,7 @@ def configure(url: str | None = None, *, settings: Settings | None = None, **cha
         old_client = _default_client
         _default_settings = new_settings
         _default_client = None
+        _default_async_clients.clear()
     if old_client is not None:
         old_client.close()
     return new_settings
@@ -443,6 +480,7 @@ def _reset_defaults() -> None:
     global _default_settings, _default_client
     with _defaults_lock:
         old_client, _default_client, _default_settings = _default_client, None, None
+        _default_async_clients.clear()
     if old_client is not None:
         old_client.close()
 

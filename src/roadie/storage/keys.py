@@ -78,7 +78,7 @@ class Keys:
         return f"{self.prefix}roadie:inprogress:{identity}"
 
     def inprogress(self, identity: str, queue: str) -> str:
-        """Return the list that holds a process's fetched, unfinished jobs of one queue."""
+        """Return the list of a process's fetched, unfinished jobs of one queue."""
         return f"{self.prefix}roadie:inprogress:{identity}:{queue}"
 
     def __repr__(self) -> str:

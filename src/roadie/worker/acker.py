@@ -42,7 +42,7 @@ class Acker:
         self._identity = identity
         self._pending: queue.SimpleQueue[tuple[WorkUnit, Outcome | None] | None] = queue.SimpleQueue()
         self._unwritten = 0
-        # Payloads queued or being written, so reconciliation knows them.
+        # Payloads queued or being written, which reconciliation must not push back.
         self._pending_raws: set[bytes] = set()
         self._idle = threading.Condition()
         self._stopping = False

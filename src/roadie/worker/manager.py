@@ -147,7 +147,7 @@ class Manager:
         return written and self.capacity.in_flight == 0
 
     def reconcile(self) -> int:
-        """Push back jobs in this process's in-progress lists that no thread or acknowledgement knows of.
+        """Push back jobs in this process's in-progress lists that no thread or acknowledgement tracks.
 
         A fetch whose reply was lost (Redis restarted, the connection dropped)
         moved jobs into the in-progress list that this process never
