@@ -143,3 +143,21 @@ def test_remote_quiet_and_stop(start_worker, worker_jobs, redis_url, redis_clien
     assert run.process.wait(20) == 0, run.output()
     assert [line for line in run.lines() if line[0] == "noop"] == []
     assert redis_client.llen("queue:default") == 1
+
+
+def test_tstp_quiets_and_ttin_dumps(start_worker, worker_jobs, redis_url, redis_client) -> None:
+    run = start_worker(env={"ROADIE_HEARTBEAT_INTERVAL": "1"})
+    run.wait_for(lambda: "ready: fetching jobs" in run.output(), what="the worker to start")
+    identity = _identity(redis_client)
+
+    run.signal(signal.SIGTTIN)
+    run.wait_for(lambda: "thread roadie.fetcher" in run.output(), what="the thread dump")
+    run.signal(signal.SIGTSTP)
+    run.wait_for(lambda: redis_client.hget(identity, "quiet") == b"true", timeout=15, what="quiet")
+    with roadie.Client(redis_url) as client:
+        worker_jobs.noop.set(client=client).perform_async(1)
+    run.signal(signal.SIGTERM)
+
+    assert run.process.wait(20) == 0, run.output()
+    assert "thread roadie.heartbeat" in run.output()
+    assert redis_client.llen("queue:default") == 1

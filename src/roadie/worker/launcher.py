@@ -113,6 +113,7 @@ class Launcher:
         self.manager.start()
         self.poller.start()
         self.heartbeat.start()
+        logger.info("ready: fetching jobs")
 
     def _wait_for_redis(self, patience: float = 30.0) -> dict[str, Any]:
         """Return the server's INFO, retrying for ``patience`` seconds while Redis is unreachable.

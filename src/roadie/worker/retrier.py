@@ -61,9 +61,12 @@ class Retrier:
         count = self._add_error_fields(failed, queue, exc, current)
 
         delay: float | None = None
+        jitter = True
         kill = False
         if isinstance(exc, Retry) and exc.in_ is not None:
+            # The job asked for this exact delay, so no jitter is added.
             delay = float(exc.in_)
+            jitter = False
         else:
             custom = self._custom_delay(job_function, count, exc, failed)
             if custom == "discard":
@@ -79,7 +82,7 @@ class Retrier:
 
         if delay is None:
             delay = retry.backoff_seconds(count)
-        score = current + delay + retry.jitter_seconds(count)
+        score = current + delay + (retry.jitter_seconds(count) if jitter else 0.0)
         return Outcome("retry", failed, score=score)
 
     def _add_error_fields(self, failed: dict[str, Any], queue: str, exc: BaseException, current: float) -> int:
