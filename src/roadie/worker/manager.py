@@ -157,9 +157,9 @@ class Manager:
         the heartbeat; returns the number of jobs pushed back.
         """
         listed: set[tuple[str, bytes]] = set()
-        for queue in self._settings.queues:
-            key = self._keys.inprogress(self._identity, queue.name)
-            listed.update((queue.name, raw) for raw in self._connection.lrange(key, 0, -1))
+        for spec in self._settings.queues:
+            key = self._keys.inprogress(self._identity, spec.name)
+            listed.update((spec.name, raw) for raw in self._connection.lrange(key, 0, -1))
         with self._units_lock:
             known = {unit.raw for unit in self._units}
         known |= self.acker.pending_raws()

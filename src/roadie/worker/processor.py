@@ -115,7 +115,7 @@ class JobRunner:
         error: BaseException | None = unit.error
         if error is None:
             job = unit.job
-            assert job is not None
+            assert job is not None and job_function is not None
             try:
                 middleware.server_middleware.invoke(
                     (job_function, job, unit.queue),
@@ -143,7 +143,7 @@ class JobRunner:
         error: BaseException | None = unit.error
         if error is None:
             job = unit.job
-            assert job is not None
+            assert job is not None and job_function is not None
             try:
                 await middleware.server_middleware.invoke_async(
                     (job_function, job, unit.queue),
