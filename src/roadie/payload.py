@@ -102,6 +102,10 @@ def new_jid() -> str:
 
 def dumps(value: Any) -> bytes:
     """Encode a job hash as compact JSON bytes."""
+    # NOTE: floats below 1e-4 or from 1e15 up are written as orjson writes
+    # them (1e-7), not as Ruby's JSON does (1.0e-07). Sidekiq finds an entry
+    # by re-encoding it in Ruby only when its dashboard reschedules one, so
+    # such a job's entry is then not found and added a second time.
     return orjson.dumps(value)
 
 

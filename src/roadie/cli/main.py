@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from roadie._version import __version__
+from roadie.cli import admin
 from roadie.config import SETTINGS, Settings
 from roadie.errors import RoadieError
 
@@ -93,7 +94,7 @@ def worker(config: str | None, verbose: bool, burst: bool, embedded: bool, **opt
 
         from roadie.worker.launcher import Launcher
 
-        launcher = Launcher(settings, burst=burst, embedded=embedded)
+        launcher = Launcher(settings, burst=burst)
         code = launcher.run()
     except RoadieError as exc:
         raise click.ClickException(str(exc)) from None
@@ -118,6 +119,10 @@ def demo(redis_url: str | None, output: str | None) -> None:
     except RoadieError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
+
+
+admin.register(cli)
+from roadie.cli import web as _web; _web.register(cli)  # noqa: E402, E702
 
 
 def main() -> None:

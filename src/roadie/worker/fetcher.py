@@ -120,6 +120,7 @@ class Fetcher:
         self._connection = connection
         self._connect = connect
         self._fetch = scripts["fetch"]
+        self._requeue_script = scripts["requeue"]
         self._identity = identity
         self._capacity = capacity
         self._dispatch = dispatch
@@ -228,6 +229,23 @@ class Fetcher:
         except CONNECTION_ERRORS:
             pass
 
+    def _paused_now(self, connection: Any, queue: str) -> bool:
+        try:
+            paused = bool(connection.sismember(self._keys.paused, queue))
+        except CONNECTION_ERRORS:
+            return False
+        if paused:
+            self._paused = self._paused | {queue}
+        return paused
+
+    def _requeue(self, connection: Any, queue: str, inprogress: str, raw: bytes) -> None:
+        try:
+            self._requeue_script(keys=[inprogress, self._keys.queue(queue), self._keys.queues], args=[queue, raw],
+                                 client=connection)
+        except CONNECTION_ERRORS:
+            # It stays in the in-progress list, where reconciliation finds it.
+            logger.warning("could not push a job back to paused queue %r; reconciliation will", queue)
+
     def _wait_on(self, queue: str) -> None:
         connection = self._connect()
         try:
@@ -253,12 +271,17 @@ class Fetcher:
                     outage.failed(exc)
                     time.sleep(next(delays))
                     continue
-                if raw is not None:
-                    # The job is already in this process's in-progress list, so
-                    # it is delivered even past capacity or while quieting; the
-                    # manager pushes it back if the worker is stopping.
-                    self._idle.clear()
-                    self._deliver([WorkUnit(raw, queue)])
-                    self._arrived.set()
+                if raw is None:
+                    continue
+                if self._paused_now(connection, queue):
+                    # The queue was paused while this waiter was blocked.
+                    self._requeue(connection, queue, target, raw)
+                    continue
+                # The job is already in this process's in-progress list, so
+                # it is delivered even past capacity or while quieting; the
+                # manager pushes it back if the worker is stopping.
+                self._idle.clear()
+                self._deliver([WorkUnit(raw, queue)])
+                self._arrived.set()
         finally:
             connection.close()

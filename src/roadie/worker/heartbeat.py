@@ -267,6 +267,12 @@ class Heartbeat:
         if signal_name:
             logger.info("received %s through Redis", signal_name)
             self._on_signal(signal_name)
+            if self._is_quiet():
+                # Show the new state now rather than one beat later.
+                try:
+                    self._connection.hset(self._keys.process(self.identity), "quiet", "true")
+                except CONNECTION_ERRORS as exc:
+                    self._outage.failed(exc)
         self.recover()
 
     def recover(self, *, use_lock: bool = True) -> None:
