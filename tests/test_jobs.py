@@ -469,8 +469,3 @@ def test_aperform_bulk_pushes(redis_url: str, redis_client: redis.Redis) -> None
     jids = asyncio.run(main())
 
     assert [item["jid"] for item in queued(redis_client)] == jids
-
-
-def test_aperform_without_async_client() -> None:
-    with pytest.raises(JobArgumentError, match="needs an AsyncClient"):
-        asyncio.run(send_welcome.aperform_async(1))

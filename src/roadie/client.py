@@ -154,6 +154,10 @@ class _BaseClient:
             # Sidekiq stores scheduled jobs without these; enqueued_at is set
             # when the poller moves the job to its queue.
             item.pop("enqueued_at", None)
+        if len(self.middleware):
+            # Values a middleware added after _normalize are not checked yet,
+            # and orjson would quietly turn a datetime into a string.
+            payload.check_json_native(item, "job")
         data = payload.dumps(item)
         if len(data) > self.settings.max_payload_bytes:
             logger.warning(

@@ -38,7 +38,7 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 CONFIG_FILE_NAMES = ("roadie.yml", "roadie.yaml", "config/roadie.yml", "config/roadie.yaml")
 
 # Environment variables with the ROADIE_ prefix that are not settings.
-_OTHER_ROADIE_VARIABLES = frozenset({"ROADIE_REDIS_SERVER", "ROADIE_ENV", "ROADIE_CONFIG"})
+_OTHER_ROADIE_VARIABLES = frozenset({"ROADIE_REDIS_SERVER", "ROADIE_ENV", "ROADIE_CONFIG", "ROADIE_WEB_USERNAME", "ROADIE_WEB_PASSWORD"})
 
 # The characters Sidekiq's Web UI accepts in a queue name; a queue outside
 # this set could not be opened in either dashboard.

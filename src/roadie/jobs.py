@@ -17,6 +17,7 @@ with Ruby should take positional arguments only.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import inspect
@@ -28,7 +29,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from roadie import payload
 from roadie._time import now
-from roadie.client import AsyncClient, Client, default_client
+from roadie.client import AsyncClient, Client, default_async_client, default_client
 from roadie.errors import JobArgumentError, JobDefinitionError
 
 __all__ = ["JobFunction", "JobHandle", "get_job", "job", "registered_jobs"]
@@ -42,6 +43,22 @@ _ABSOLUTE_TIME_THRESHOLD = 1_000_000_000
 
 _registry: dict[str, JobFunction[Any, Any]] = {}
 _registry_lock = threading.Lock()
+
+# Hooks through which layers above this module change how jobs are pushed,
+# so that this module never imports them.
+#
+# roadie.testing sets _push_override for the current thread or asyncio task
+# (its fake and inline modes). The value provides push(job_function, items,
+# client) and async apush(job_function, items, async_client), both returning
+# the jids, plus jobs(name), drain(job_function) and clear(name) behind
+# JobFunction.jobs, .drain() and .clear().
+_push_override: contextvars.ContextVar[Any] = contextvars.ContextVar("roadie_push_override", default=None)
+
+# roadie.contrib.django sets _push_wrapper for the whole process, to hold
+# pushes back until the database transaction commits. It is called as
+# wrapper(items, push) on the sync path only, must return one jid per item,
+# and decides when push() runs.
+_push_wrapper: Callable[[list[dict[str, Any]], Callable[[], list[str | None]]], list[str | None]] | None = None
 
 
 def registered_jobs() -> dict[str, JobFunction[Any, Any]]:
@@ -115,13 +132,8 @@ class _Enqueuer(Generic[P, R]):
     def _client_or_default(self) -> Client:
         return self._client or default_client()
 
-    def _async_client_or_fail(self) -> AsyncClient:
-        if self._async_client is None:
-            raise JobArgumentError(
-                f"job {self._job.name!r}: async enqueue needs an AsyncClient; "
-                "pass one with .set(client=AsyncClient(...)) or use roadie.contrib helpers"
-            )
-        return self._async_client
+    def _async_client_or_default(self) -> AsyncClient:
+        return self._async_client or default_async_client()
 
     def perform_async(self, *args: P.args, **kwargs: P.kwargs) -> str | None:
         """Enqueue the job to run as soon as a worker is free; return its jid (None if a middleware stopped it)."""
@@ -145,10 +157,15 @@ class _Enqueuer(Generic[P, R]):
         line up with the argument lists, with None where a middleware stopped a job.
         """
         items = self._bulk_items(arguments, at)
-        return self._client_or_default().push_many(items) if items else []
+        return self._push_items(items, bulk=True) if items else []
 
     async def aperform_async(self, *args: P.args, **kwargs: P.kwargs) -> str | None:
-        """Async twin of :meth:`perform_async`, for an AsyncClient given with ``.set(client=...)``."""
+        """Async twin of :meth:`perform_async`.
+
+        Pushes with the AsyncClient given with ``.set(client=...)``, else with
+        the default one of the running event loop (see
+        :func:`roadie.client.default_async_client`).
+        """
         return await self._apush(self._build(args, kwargs, None))
 
     async def aperform_in(self, delay: float | dt.timedelta, *args: P.args, **kwargs: P.kwargs) -> str | None:
@@ -164,7 +181,7 @@ class _Enqueuer(Generic[P, R]):
     ) -> list[str | None]:
         """Async twin of :meth:`perform_bulk`."""
         items = self._bulk_items(arguments, at)
-        return await self._async_client_or_fail().push_many(items) if items else []
+        return await self._apush_items(items, bulk=True) if items else []
 
     def set(self, **options: Any) -> JobHandle[P, R]:
         """Return a handle with the same verbs and ``options`` applied to each enqueue.
@@ -214,10 +231,30 @@ class _Enqueuer(Generic[P, R]):
         return items
 
     def _push(self, item: dict[str, Any]) -> str | None:
-        return self._client_or_default().push(item)
+        return self._push_items([item], bulk=False)[0]
 
     async def _apush(self, item: dict[str, Any]) -> str | None:
-        return await self._async_client_or_fail().push(item)
+        return (await self._apush_items([item], bulk=False))[0]
+
+    def _push_items(self, items: list[dict[str, Any]], bulk: bool) -> list[str | None]:
+        wrapper = _push_wrapper
+        if wrapper is None:
+            return self._push_now(items, bulk)
+        return wrapper(items, lambda: self._push_now(items, bulk))
+
+    def _push_now(self, items: list[dict[str, Any]], bulk: bool) -> list[str | None]:
+        override = _push_override.get()
+        if override is not None:
+            return list(override.push(self._job, items, self._client))
+        client = self._client_or_default()
+        return client.push_many(items) if bulk else [client.push(items[0])]
+
+    async def _apush_items(self, items: list[dict[str, Any]], bulk: bool) -> list[str | None]:
+        override = _push_override.get()
+        if override is not None:
+            return list(await override.apush(self._job, items, self._async_client))
+        client = self._async_client_or_default()
+        return await client.push_many(items) if bulk else [await client.push(items[0])]
 
 
 class JobFunction(_Enqueuer[P, R]):
@@ -251,6 +288,31 @@ class JobFunction(_Enqueuer[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
+
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        """Job hashes of this job captured by ``roadie.testing.fake()``, oldest first."""
+        return list(self._testing_mode("jobs").jobs(self.name))
+
+    def drain(self) -> int:
+        """Run this job's captured jobs in order, and those they enqueue; return how many ran.
+
+        Works inside ``roadie.testing.fake()`` only.
+        """
+        return int(self._testing_mode("drain()").drain(self))
+
+    def clear(self) -> None:
+        """Forget this job's captured jobs. Works inside ``roadie.testing.fake()`` only."""
+        self._testing_mode("clear()").clear(self.name)
+
+    def _testing_mode(self, member: str) -> Any:
+        mode = _push_override.get()
+        if mode is None:
+            raise RuntimeError(
+                f"job {self.name!r}: .{member} works only inside roadie.testing.fake(); "
+                "enter it with `with roadie.testing.fake():` or the roadie_fake pytest fixture"
+            )
+        return mode
 
     def __repr__(self) -> str:
         return f"<roadie job {self.name!r}>"
