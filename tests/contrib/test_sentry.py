@@ -34,13 +34,15 @@ def fail(order_id: int) -> None:
 @pytest.fixture
 def transport() -> Iterator[RecordingTransport]:
     recording = RecordingTransport()
-    sentry_sdk.init(dsn="https://key@sentry.invalid/1", transport=recording, default_integrations=False)
+    sentry_sdk.init(dsn="https://key@sentry.invalid/1", transport=recording, default_integrations=False,
+                    auto_enabling_integrations=False)
     sentry.install()
     try:
         yield recording
     finally:
         sentry.uninstall()
-        sentry_sdk.init()
+        # A client without a DSN sends nothing; no integration may patch other libraries.
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 def test_failure_becomes_tagged_event(transport, redis_url, run_burst) -> None:

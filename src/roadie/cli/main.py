@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from roadie._version import __version__
-from roadie.cli import admin
+from roadie.cli import admin, web
 from roadie.config import SETTINGS, Settings
 from roadie.errors import RoadieError
 
@@ -122,6 +122,7 @@ def demo(redis_url: str | None, output: str | None) -> None:
 
 
 admin.register(cli)
+web.register(cli)
 from roadie.cli import web as _web; _web.register(cli)  # noqa: E402, E702
 
 

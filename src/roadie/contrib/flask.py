@@ -26,6 +26,9 @@ Requires the ``flask`` extra (``pip install 'roadie[flask]'``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -147,9 +150,17 @@ def mount_dashboard(app: Flask, path: str = "/roadie", *, auth: Any = None, read
 
     state: _State | None = app.extensions.get(EXTENSION_NAME)
     settings = state.settings if state is not None else default_settings()
-    dashboard = create_app(settings, auth=auth, read_only=read_only)
+    # Every process of the app must sign CSRF tokens alike, so the secret
+    # comes from the app's own secret key when it has one.
+    csrf_secret = _derived_secret(app.secret_key) if app.secret_key else None
+    dashboard = create_app(settings, auth=auth, read_only=read_only, csrf_secret=csrf_secret)
     # a2wsgi's ASGI types are stricter than Starlette's, and the two agree at run time.
     wsgi_dashboard: Any = ASGIMiddleware(cast(Any, dashboard))
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {path.rstrip("/"): wsgi_dashboard}
     )
+
+
+def _derived_secret(secret_key: str | bytes) -> bytes:
+    key = secret_key.encode("utf-8") if isinstance(secret_key, str) else secret_key
+    return hmac.new(key, b"roadie dashboard csrf", hashlib.sha256).digest()

@@ -8,6 +8,9 @@ check, so the view is exempt from Django's.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import functools
 from typing import Any
 
@@ -56,9 +59,13 @@ def _dashboard_app(read_only: bool) -> Any:
         raise ConfigError(
             f"the roadie dashboard cannot be served: {exc}; install it with pip install 'roadie[web]'"
         ) from exc
+    from django.conf import settings
+
     # Without settings the dashboard reads through roadie's process default
-    # client, which the Django app configured from settings.ROADIE.
-    return create_app(None, read_only=read_only)
+    # client, which the Django app configured from settings.ROADIE. Every
+    # process signs CSRF tokens with a key derived from SECRET_KEY.
+    csrf_secret = hmac.new(settings.SECRET_KEY.encode("utf-8"), b"roadie dashboard csrf", hashlib.sha256).digest()
+    return create_app(None, read_only=read_only, csrf_secret=csrf_secret)
 
 
 def _scope(request: HttpRequest, prefix: str, path: str) -> dict[str, Any]:
