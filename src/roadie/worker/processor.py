@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from roadie import middleware, payload
+from roadie import activejob, middleware, payload
 from roadie._time import now
 from roadie.errors import PayloadError, Shutdown, UnknownJobError
 from roadie.worker.acker import Acker
@@ -84,12 +84,14 @@ class JobRunner:
         """Return the job function for a decoded unit, or None (setting ``unit.error``)."""
         if unit.job is None:
             return None
-        name = unit.job["class"]
+        rails = activejob.unwrap(unit.job)
+        if rails is not None:
+            name, args, kwargs = rails
+        else:
+            name = unit.job["class"]
+            args, kwargs = unit.job["args"], unit.job.get("kwargs") or {}
+        unit.arguments = (args, kwargs)
         job_function = self._lookup(name)
-        if job_function is None and isinstance(unit.job.get("wrapped"), str):
-            # ActiveJob payloads name Rails' wrapper class; the real job is `wrapped`.
-            # TODO: decode ActiveJob's argument hash (args[0]["arguments"]) for such jobs.
-            job_function = self._lookup(unit.job["wrapped"])
         if job_function is None:
             unit.error = UnknownJobError(
                 f"no job named {name!r} is registered in this worker; "
@@ -115,11 +117,12 @@ class JobRunner:
         error: BaseException | None = unit.error
         if error is None:
             job = unit.job
-            assert job is not None and job_function is not None
+            assert job is not None and job_function is not None and unit.arguments is not None
+            args, kwargs = unit.arguments
             try:
                 middleware.server_middleware.invoke(
                     (job_function, job, unit.queue),
-                    lambda: job_function.fn(*job["args"], **(job.get("kwargs") or {})),
+                    lambda: job_function.fn(*args, **kwargs),
                 )
             except Shutdown:
                 self._log_interrupted(unit, time.monotonic() - started)
@@ -143,11 +146,12 @@ class JobRunner:
         error: BaseException | None = unit.error
         if error is None:
             job = unit.job
-            assert job is not None and job_function is not None
+            assert job is not None and job_function is not None and unit.arguments is not None
+            args, kwargs = unit.arguments
             try:
                 await middleware.server_middleware.invoke_async(
                     (job_function, job, unit.queue),
-                    lambda: job_function.fn(*job["args"], **(job.get("kwargs") or {})),
+                    lambda: job_function.fn(*args, **kwargs),
                 )
             except asyncio.CancelledError:
                 if unit.state.value == "requeued":

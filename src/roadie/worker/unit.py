@@ -23,12 +23,14 @@ class WorkUnit:
     is never requeued, so exactly one copy of the job remains in Redis.
     """
 
-    __slots__ = ("raw", "queue", "job", "error", "state", "lock", "thread_id", "started_at", "task")
+    __slots__ = ("raw", "queue", "job", "arguments", "error", "state", "lock", "thread_id", "started_at", "task")
 
     def __init__(self, raw: bytes, queue: str) -> None:
         self.raw = raw
         self.queue = queue
         self.job: dict[str, Any] | None = None
+        # Positional and keyword arguments for the job function, set when it is resolved.
+        self.arguments: tuple[list[Any], dict[str, Any]] | None = None
         self.error: Exception | None = None
         self.state = UnitState.PENDING
         self.lock = threading.Lock()
