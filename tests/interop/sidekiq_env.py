@@ -25,7 +25,8 @@ __all__ = ["APT_PACKAGES", "SidekiqTools", "SidekiqUnavailable", "ensure_sidekiq
 
 # ruby-sidekiq pulls in ruby, rack, the redis gem and connection_pool.
 # ruby-webrick serves Sidekiq::Web; Debian 12 has no ruby-puma or ruby-rackup.
-APT_PACKAGES = ("ruby-sidekiq", "ruby-webrick")
+# ruby-redis-namespace gives Sidekiq 6 its key prefix, for the namespace tests.
+APT_PACKAGES = ("ruby-sidekiq", "ruby-webrick", "ruby-redis-namespace")
 
 LOCK_PATH = Path("/tmp/roadie-interop-apt.lock")
 
@@ -47,13 +48,13 @@ class SidekiqTools:
 
 
 def find_sidekiq() -> SidekiqTools | None:
-    """Return the installed tools, or None when ruby, sidekiq or WEBrick is missing."""
+    """Return the installed tools, or None when ruby, sidekiq, WEBrick or redis-namespace is missing."""
     ruby = shutil.which("ruby")
     sidekiq = shutil.which("sidekiq")
     if ruby is None or sidekiq is None:
         return None
     probe = subprocess.run(
-        [ruby, "-e", 'require "sidekiq"; require "webrick"; print Sidekiq::VERSION'],
+        [ruby, "-e", 'require "sidekiq"; require "webrick"; require "redis/namespace"; print Sidekiq::VERSION'],
         capture_output=True,
         text=True,
         timeout=60,

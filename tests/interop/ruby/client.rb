@@ -13,6 +13,13 @@
 require "json"
 require "sidekiq"
 
+# With $SIDEKIQ_NAMESPACE set, every key gets that prefix (Sidekiq 6 with redis-namespace).
+if ENV["SIDEKIQ_NAMESPACE"]
+  Sidekiq.configure_client do |config|
+    config.redis = { url: ENV.fetch("REDIS_URL"), namespace: ENV["SIDEKIQ_NAMESPACE"] }
+  end
+end
+
 # Ruby keeps the class so perform_async works, but has no perform method:
 # the job runs in Python.
 class RubyToPython

@@ -8,6 +8,13 @@ require "json"
 require "securerandom"
 require "sidekiq"
 
+# With $SIDEKIQ_NAMESPACE set, every key gets that prefix (Sidekiq 6 with redis-namespace).
+if ENV["SIDEKIQ_NAMESPACE"]
+  Sidekiq.configure_server do |config|
+    config.redis = { url: ENV.fetch("REDIS_URL"), namespace: ENV["SIDEKIQ_NAMESPACE"] }
+  end
+end
+
 Sidekiq.configure_server do |config|
   # Poll the retry and schedule sets about once a second instead of every
   # 5 s per process, so a test waits seconds, not tens of seconds.
