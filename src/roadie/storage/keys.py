@@ -73,6 +73,14 @@ class Keys:
         """Return the daily failed counter key for a UTC date."""
         return f"{self.stat_failed}:{day.isoformat()}"
 
+    def metrics_key(self, window: str) -> str:
+        """Return the hash of per-job counters for a time window, as Sidekiq 8 names it (``j|<window>``)."""
+        return f"{self.prefix}j|{window}"
+
+    def histogram_key(self, job_name: str, window: str) -> str:
+        """Return the run-time histogram of one job for one minute (``h|<job>-<window>``)."""
+        return f"{self.prefix}h|{job_name}-{window}"
+
     def inprogress_queues(self, identity: str) -> str:
         """Return the set of queue names for which a process has an in-progress list."""
         return f"{self.prefix}roadie:inprogress:{identity}"

@@ -31,6 +31,7 @@ from roadie._version import __version__
 from roadie.config import Settings
 from roadie.storage.keys import Keys
 from roadie.storage.redis import CONNECTION_ERRORS, OutageLog
+from roadie.worker.metrics import Metrics
 from roadie.worker.stats import Counters
 from roadie.worker.unit import WorkUnit
 
@@ -186,6 +187,7 @@ class Heartbeat:
         connection: Any,
         identity: str,
         counters: Counters,
+        metrics: Metrics,
         busy: Callable[[], list[WorkUnit]],
         is_quiet: Callable[[], bool],
         on_signal: Callable[[str], None],
@@ -200,6 +202,7 @@ class Heartbeat:
         self._connection = connection
         self.identity = identity
         self._counters = counters
+        self._metrics = metrics
         self._busy = busy
         self._is_quiet = is_quiet
         self._on_signal = on_signal
@@ -248,6 +251,7 @@ class Heartbeat:
         """Flush stats, publish the process record and busy map, pop a signal, recover now and then."""
         try:
             self._flush_stats()
+            self._metrics.flush(self._connection, self._keys)
             signal_name = self._write_record()
             self._reconcile()
             self._outage.succeeded()
@@ -350,6 +354,7 @@ class Heartbeat:
         """
         try:
             self._flush_stats()
+            self._metrics.flush(self._connection, self._keys)
             lists = [self._keys.inprogress(self.identity, queue.name) for queue in self._settings.queues]
             left = sum(self._connection.llen(key) for key in lists)
             if left:

@@ -83,7 +83,8 @@ class Launcher:
         )
         self.recovery = Recovery(settings, self.keys, self.connection, scripts, self.identity)
         self.heartbeat = Heartbeat(
-            settings, self.keys, self.connection, self.identity, self.manager.counters, self.manager.busy,
+            settings, self.keys, self.connection, self.identity, self.manager.counters, self.manager.metrics,
+            self.manager.busy,
             lambda: self.manager.quieted, self._on_remote_signal, self.recovery, self.manager.reconcile,
             concurrency=self.manager.concurrency, embedded=embedded,
         )

@@ -21,6 +21,7 @@ from roadie.storage.keys import Keys
 from roadie.storage.redis import CONNECTION_ERRORS
 from roadie.worker.acker import Acker
 from roadie.worker.fetcher import Capacity, Fetcher
+from roadie.worker.metrics import Metrics
 from roadie.worker.processor import AsyncProcessors, JobRunner, ThreadProcessors
 from roadie.worker.retrier import Retrier
 from roadie.worker.stats import Counters
@@ -61,6 +62,7 @@ class Manager:
         self._requeue_script = scripts["requeue"]
         self._identity = identity
         self.counters = Counters()
+        self.metrics = Metrics()
         self._units: set[WorkUnit] = set()
         self._units_lock = threading.Lock()
         self._quiet = threading.Event()
@@ -78,7 +80,7 @@ class Manager:
         self.concurrency = threads + async_slots
 
         self.acker = Acker(settings, keys, connection, scripts, identity)
-        self.runner = JobRunner(lookup, Retrier(settings), self.acker, self.counters, self._done)
+        self.runner = JobRunner(lookup, Retrier(settings), self.acker, self.counters, self._done, self.metrics)
         self.threads = ThreadProcessors(self.runner, threads)
         self.loop = AsyncProcessors(self.runner) if has_async_jobs else None
         self.fetcher = Fetcher(settings, keys, connection, connect, scripts, identity, self.capacity,

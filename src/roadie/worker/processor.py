@@ -20,6 +20,7 @@ from roadie import activejob, middleware, payload
 from roadie._time import now
 from roadie.errors import PayloadError, Shutdown, UnknownJobError
 from roadie.worker.acker import Acker
+from roadie.worker.metrics import Metrics
 from roadie.worker.retrier import Outcome, Retrier
 from roadie.worker.stats import Counters
 from roadie.worker.unit import WorkUnit
@@ -66,7 +67,9 @@ class JobRunner:
         acker: Acker,
         counters: Counters,
         on_done: Callable[[WorkUnit], None],
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._lookup = lookup
         self._retrier = retrier
         self._acker = acker
@@ -175,6 +178,8 @@ class JobRunner:
                 # Shutdown pushed the job back while it ran; the copy in the queue is the one that counts.
                 self._log_interrupted(unit, elapsed)
                 return
+            if self._metrics is not None:
+                self._metrics.track(unit.name, elapsed, failed=error is not None)
             if error is None:
                 self._counters.record(failed=False)
                 self._log_done(unit, elapsed)
