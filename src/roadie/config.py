@@ -240,9 +240,10 @@ SETTINGS: tuple[Setting, ...] = (
             "SECONDS"),
     Setting("tag", None, _parse_optional_str,
             "process tag shown in the dashboard; default: the working directory's name", ("-g", "--tag"), "TAG"),
-    Setting("labels", (), _parse_str_list, "labels shown in the dashboard", ("--label",), "LABEL"),
+    Setting("labels", (), _parse_str_list, "label shown in the dashboard; repeat for more", ("--label",), "LABEL"),
     Setting("environment", "development", _parse_str,
-            "environment section of roadie.yml to apply; default: $APP_ENV or development",
+            "environment section of roadie.yml to apply; default: $ROADIE_ENVIRONMENT, $ROADIE_ENV, $APP_ENV, "
+            "else development",
             ("-e", "--environment"), "ENV"),
     Setting("require", (), _parse_str_list,
             "module name or .py file that defines jobs; repeat for more", ("-r", "--require"), "MODULE|PATH"),
@@ -396,6 +397,9 @@ class Settings:
 
 def _unknown_message(key: str, kind: str) -> str:
     valid = ", ".join(sorted(_BY_NAME))
+    if kind == "key":
+        # In a file, `environment` is a section name rather than a key, and `verbose` is accepted.
+        valid = ", ".join(sorted((set(_BY_NAME) - {"environment"}) | {"verbose"}))
     return f"unknown {kind} {key!r}; valid settings are: {valid}"
 
 

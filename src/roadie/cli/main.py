@@ -31,7 +31,8 @@ def _setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
         default = setting.default
         if setting.name == "queues":
             default = "default"
-        shown = "" if default in (None, (), "") else f" [default: {default}]"
+        # A help text that explains its default itself gets no second one.
+        shown = "" if default in (None, (), "") or "default:" in setting.help else f" [default: {default}]"
         command = click.option(
             *setting.flags,
             setting.name,
@@ -66,7 +67,9 @@ def cli() -> None:
 
 @cli.command()
 @_setting_options
-@click.option("-C", "--config", type=click.Path(dir_okay=False), help="YAML settings file [default: roadie.yml]")
+@click.option("-C", "--config", type=click.Path(dir_okay=False),
+              help="YAML settings file [default: $ROADIE_CONFIG, else roadie.yml, roadie.yaml or config/roadie.yml "
+                   "in the working directory]")
 @click.option("-v", "--verbose", is_flag=True, help="log at debug level")
 @click.option("--burst", is_flag=True, help="exit once every queue is empty and no scheduled job is due")
 @click.option("--embedded", is_flag=True,
@@ -86,7 +89,8 @@ def worker(config: str | None, verbose: bool, burst: bool, embedded: bool, **opt
 
             server = EmbeddedRedis()
             server.start()
-            click.echo(f"started a private Redis {server.version} at {server.url} for this worker", err=True)
+            click.echo(f"started a private Redis-compatible server ({server.version}) at {server.url} for this "
+                       "worker; point producers at it with REDIS_URL", err=True)
             settings = settings.replace(redis_url=server.url)
         configure(settings=settings)
         for target in settings.require:

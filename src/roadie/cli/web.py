@@ -74,9 +74,14 @@ def web(host: str, port: int, redis_url: str | None, namespace: str | None, conf
     except RoadieError as exc:
         raise click.ClickException(str(exc)) from None
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from roadie.web import basic_auth, create_app
+        from roadie.web import basic_auth, create_app
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the dashboard needs the web extra ({exc}); install it with: pip install 'roadie[web]'"
+        ) from None
 
     auth = basic_auth(*credentials) if credentials else None
     try:

@@ -104,7 +104,7 @@ class Launcher:
             redact_url(self._url), ", burst mode" if self.burst else "",
         )
         jobs = sorted(job_module.registered_jobs())
-        logger.info("%d jobs registered: %s", len(jobs), ", ".join(jobs) or "none; use -r to import them")
+        logger.info("jobs registered (%d): %s", len(jobs), ", ".join(jobs) or "none; use -r to import them")
 
         # The first beat registers the in-progress lists before any fetch,
         # so recovery elsewhere can always find this process's jobs.
@@ -130,7 +130,8 @@ class Launcher:
             except CONNECTION_ERRORS as exc:
                 if time.monotonic() > deadline or self._stop_requested.is_set():
                     raise unavailable(self._url, exc) from exc
-                logger.warning("waiting for Redis at %s: %s", redact_url(self._url), exc)
+                logger.warning("waiting for Redis at %s: %s; start it, set REDIS_URL, or use --embedded for local "
+                               "development", redact_url(self._url), exc)
                 time.sleep(next(delays))
 
     def quiet(self) -> None:
