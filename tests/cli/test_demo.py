@@ -94,7 +94,7 @@ def test_demo_report_has_other_jobs(private_run: tuple[subprocess.CompletedProce
 def test_demo_writes_worker_log(private_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, folder = private_run
     log = (folder / "worker.log").read_text(encoding="utf-8")
-    assert "5 jobs registered: demo.ChecksumPages, demo.FetchPage" in log
+    assert "jobs registered (5): demo.ChecksumPages, demo.FetchPage" in log
     assert "received SIGTERM; stopping" in log
 
 
