@@ -39,6 +39,7 @@ class Acker:
         self._keys = keys
         self._connection = connection
         self._finish = scripts["finish"]
+        self._ack = scripts["ack"]
         self._identity = identity
         self._pending: queue.SimpleQueue[tuple[WorkUnit, Outcome | None] | None] = queue.SimpleQueue()
         self._unwritten = 0
@@ -123,11 +124,14 @@ class Acker:
                 self._idle.notify_all()
 
     def _write_once(self, batch: list[tuple[WorkUnit, Outcome | None]]) -> None:
+        lists: dict[str, int] = {}
+        acks: list[Any] = []
         with self._connection.pipeline(transaction=False) as pipe:
             for unit, outcome in batch:
                 inprogress = self._keys.inprogress(self._identity, unit.queue)
                 if outcome is None or outcome.kind == "drop":
-                    pipe.lrem(inprogress, -1, unit.raw)
+                    index = lists.setdefault(inprogress, len(lists) + 1)
+                    acks += [index, unit.raw]
                 elif outcome.kind == "retry":
                     self._finish(
                         keys=[inprogress, self._keys.retry],
@@ -142,4 +146,6 @@ class Acker:
                               self._settings.dead_max_jobs],
                         client=pipe,
                     )
+            if acks:
+                self._ack(keys=list(lists), args=acks, client=pipe)
             pipe.execute()

@@ -79,11 +79,14 @@ class Manager:
         self.capacity = Capacity(threads + async_slots)
         self.concurrency = threads + async_slots
 
-        self.acker = Acker(settings, keys, connection, scripts, identity)
+        # The acker and the fetcher each get their own connection pool: on a
+        # shared one, their threads contend for the pool's lock on every call.
+        self._own_connections = [connect(), connect()]
+        self.acker = Acker(settings, keys, self._own_connections[0], scripts, identity)
         self.runner = JobRunner(lookup, Retrier(settings), self.acker, self.counters, self._done, self.metrics)
         self.threads = ThreadProcessors(self.runner, threads)
         self.loop = AsyncProcessors(self.runner) if has_async_jobs else None
-        self.fetcher = Fetcher(settings, keys, connection, connect, scripts, identity, self.capacity,
+        self.fetcher = Fetcher(settings, keys, self._own_connections[1], connect, scripts, identity, self.capacity,
                                self._dispatch, burst=burst, on_empty=on_empty)
 
     @property
@@ -146,6 +149,8 @@ class Manager:
             self.loop.stop(1.0)
         written = self.acker.wait_until_written(5.0)
         self.acker.stop()
+        for own in self._own_connections:
+            own.close()
         return written and self.capacity.in_flight == 0
 
     def reconcile(self) -> int:
