@@ -104,7 +104,7 @@ def test_every_page_loads_cleanly(opened, seed) -> None:
     scheduled = seed.scheduled()
     dead = seed.dead()
     paths = ["/", "/busy", "/queues", "/queues/default", "/retries", "/scheduled", "/morgue", "/metrics",
-             f"/retries/{_key(retry)}", f"/scheduled/{_key(scheduled)}", f"/morgue/{_key(dead)}"]
+             "/metrics/HardJob", f"/retries/{_key(retry)}", f"/scheduled/{_key(scheduled)}", f"/morgue/{_key(dead)}"]
     for path in paths:
         response = page.goto(path)
         assert response is not None and response.status == 200, path

@@ -112,12 +112,6 @@ def test_old_stats_path_redirects(dashboard) -> None:
     assert response.headers["location"] == "/stats"
 
 
-def test_metrics_page_says_not_collected(dashboard) -> None:
-    response = dashboard.get("/metrics")
-    assert response.status_code == 200
-    assert "Metrics are not collected yet" in response.text
-
-
 # --------------------------------------------------------------------- busy
 
 

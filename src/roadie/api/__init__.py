@@ -17,6 +17,7 @@ The classes carry the names of Sidekiq's API, with Python methods::
   whose entries are :class:`SortedEntry` objects.
 * :class:`ProcessSet` of :class:`Process`: live workers, quiet and stop them.
 * :class:`WorkSet` of :class:`Work`: the jobs running right now.
+* :class:`Metrics`: runs, failures, run time and histograms per job.
 
 Every class takes ``client``, a :class:`roadie.Client` whose connection and
 namespace it uses, or ``url``/``settings`` to build one; without either it
@@ -34,6 +35,7 @@ Times are float epoch seconds, and latencies are seconds, everywhere;
 timestamps that Sidekiq 8 writes as integer milliseconds are converted.
 """
 
+from roadie.api.metrics import JobMetrics, JobReport, Metrics, MetricsReport
 from roadie.api.processes import Process, ProcessSet, Work, WorkSet
 from roadie.api.queues import Queue, QueueSummary
 from roadie.api.records import JobRecord
@@ -42,8 +44,12 @@ from roadie.api.stats import Stats
 
 __all__ = [
     "DeadSet",
+    "JobMetrics",
     "JobRecord",
+    "JobReport",
     "JobSet",
+    "Metrics",
+    "MetricsReport",
     "Process",
     "ProcessSet",
     "Queue",

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["Keys"]
+__all__ = ["HISTOGRAM_BOUNDS_MS", "Keys"]
+
+# Exclusive upper bounds, in milliseconds, of the run-time histogram buckets
+# stored under ``h|...`` keys, as Sidekiq 7 and 8 define them: a 100 ms run
+# counts in the 100 to 150 ms bucket, and a 26th bucket counts slower runs.
+HISTOGRAM_BOUNDS_MS = (
+    20, 30, 45, 65, 100, 150, 225, 335, 500, 750, 1100, 1700, 2500, 3800, 5750, 8500, 13000, 20000, 30000,
+    45000, 65000, 100000, 150000, 225000, 335000,
+)
 
 
 class Keys:

@@ -20,7 +20,7 @@ from roadie.config import Settings, redact_url
 from roadie.errors import RedisUnavailableError
 from roadie.web.render import build_environment, render
 from roadie.web.security import SCOPE_KEY, AuthCallable, Guard
-from roadie.web.views import busy, dashboard, queues, sets
+from roadie.web.views import busy, dashboard, metrics, queues, sets
 
 __all__ = ["Dashboard", "create_app"]
 
@@ -115,7 +115,10 @@ def _routes() -> list[Route | Mount]:
         Route("/stats", dashboard.stats, methods=["GET"], name="stats"),
         Route("/stats/queues", dashboard.stats_queues, methods=["GET"], name="stats_queues"),
         Route("/dashboard/stats", dashboard.stats_redirect, methods=["GET"]),
-        Route("/metrics", dashboard.metrics, methods=["GET"], name="metrics"),
+        Route("/metrics", metrics.index, methods=["GET"], name="metrics"),
+        # The path convertor also matches "/", so a job name containing one (sent as %2F) reaches
+        # the page, and an empty name reaches the view, which responds 404.
+        Route("/metrics/{name:path}", metrics.job, methods=["GET"], name="metrics_job"),
         Route("/busy", busy.page, methods=["GET"], name="busy"),
         Route("/busy", busy.action, methods=["POST"]),
         Route("/queues", queues.index, methods=["GET"], name="queues"),

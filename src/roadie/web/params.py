@@ -27,6 +27,8 @@ __all__ = [
     "decode_raw",
     "encode_raw",
     "int_param",
+    "is_metrics_job_name",
+    "metrics_job_name",
     "parse_entry_key",
     "queue_name",
     "substring_param",
@@ -42,6 +44,9 @@ MIN_COUNT, MAX_COUNT = 1, 1000
 MAX_PAGE = 1_000_000
 # Characters of a ?substr= filter; a longer one matches nothing useful.
 MAX_SUBSTRING = 200
+# Characters of a job name in a /metrics/<name> path. Longer names are surely
+# not job names, and every character is repeated in hundreds of key names.
+MAX_JOB_NAME = 500
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # "<score>-<jid>": a decimal or exponent float, a dash, then the jid (possibly empty).
@@ -86,6 +91,18 @@ def queue_name(raw: str) -> str:
         return validate_queue_name(raw)
     except ValueError:
         raise HTTPException(404, "Not Found: no queue can have that name") from None
+
+
+def is_metrics_job_name(value: object) -> bool:
+    """Return True if ``value`` can be the name in a ``/metrics/<name>`` path: printable, 1 to 500 characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_JOB_NAME and value.isprintable()
+
+
+def metrics_job_name(raw: str) -> str:
+    """Return ``raw`` if :func:`is_metrics_job_name` accepts it; else 404."""
+    if not is_metrics_job_name(raw):
+        raise HTTPException(404, f"Not Found: a job name in this path must be 1 to {MAX_JOB_NAME} printable characters")
+    return raw
 
 
 @dataclass(frozen=True)

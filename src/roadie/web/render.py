@@ -23,7 +23,7 @@ from roadie._time import now
 from roadie._version import __version__
 from roadie.api import JobRecord
 from roadie.config import validate_queue_name
-from roadie.web.params import entry_key_text
+from roadie.web.params import entry_key_text, is_metrics_job_name
 from roadie.web.security import CSRF_COOKIE, SCOPE_KEY, csrf_token_for
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ __all__ = ["FLASH_COOKIE", "base_path", "build_environment", "redirect", "render
 
 FLASH_COOKIE = "roadie_flash"
 # Query parameters that links to other pages of the same list carry over; others are dropped.
-LINK_PARAMETERS = frozenset({"page", "count", "days", "substr", "direction"})
+LINK_PARAMETERS = frozenset({"page", "count", "days", "substr", "direction", "period"})
 # Characters of args and error messages shown in a list row; Sidekiq cuts at the same length.
 ARGS_DISPLAY_CHARS = 2000
 MESSAGE_DISPLAY_CHARS = 200
@@ -191,6 +191,7 @@ def build_environment() -> jinja2.Environment:
         "display_args": display_args,
         "entry_key": lambda entry: entry_key_text(entry.score, entry.jid),
         "is_queue_name": is_queue_name,
+        "is_metrics_job_name": is_metrics_job_name,
         "version": __version__,
         "MESSAGE_DISPLAY_CHARS": MESSAGE_DISPLAY_CHARS,
     })

@@ -19,16 +19,9 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from roadie.storage.keys import Keys
+from roadie.storage.keys import HISTOGRAM_BOUNDS_MS, Keys
 
 __all__ = ["HISTOGRAM_BOUNDS_MS", "Metrics"]
-
-# Upper bounds of the histogram buckets in milliseconds, Sidekiq's; the 26th
-# bucket takes everything slower.
-HISTOGRAM_BOUNDS_MS = (
-    20, 30, 45, 65, 100, 150, 225, 335, 500, 750, 1100, 1700, 2500, 3800, 5750, 8500, 13000, 20000, 30000,
-    45000, 65000, 100000, 150000, 225000, 335000,
-)
 
 _MINUTE_TTL = 8 * 3600
 _ROLLUP_TTL = 3 * 24 * 3600

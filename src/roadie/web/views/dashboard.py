@@ -1,4 +1,4 @@
-"""The dashboard page, the JSON endpoints it polls, and the metrics placeholder."""
+"""The dashboard page and the JSON endpoints it polls."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from roadie.web.params import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, int_param
 from roadie.web.render import base_path, render
 from roadie.web.views.common import blocking, client_of
 
-__all__ = ["health", "index", "metrics", "stats", "stats_queues", "stats_redirect"]
+__all__ = ["health", "index", "stats", "stats_queues", "stats_redirect"]
 
 # Ranges the history chart offers, in days.
 HISTORY_CHOICES = (7, 30, 90, 180)
@@ -109,8 +109,3 @@ async def stats_redirect(request: Request) -> Response:
     """Send Sidekiq's old ``/dashboard/stats`` path to ``/stats``."""
     return RedirectResponse(base_path(request) + "/stats", status_code=301)
 
-
-async def metrics(request: Request) -> Response:
-    # TODO: roadie workers do not write Sidekiq's per-class execution metrics
-    # yet. This page shows a notice until they do and a reader of those keys exists.
-    return render(request, "metrics.html", {"nav": "metrics", "title": "Metrics"})
