@@ -1,4 +1,8 @@
-"""End-to-end test of examples/django_project: a development server, a request, a burst worker."""
+"""End-to-end test of examples/django_project: a development server, a request, a burst worker.
+
+It uses SQLite, or PostgreSQL when DATABASE_URL is set, for example
+DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<a database you created>.
+"""
 
 from __future__ import annotations
 

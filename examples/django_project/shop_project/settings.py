@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,21 @@ DATABASES = {
         "NAME": os.environ.get("SHOP_DB", str(BASE_DIR / "db.sqlite3")),
     }
 }
+
+# DATABASE_URL=postgresql://user:password@host:5432/name switches to
+# PostgreSQL (needs psycopg: pip install 'psycopg[binary]').
+if os.environ.get("DATABASE_URL"):
+    _database = urlsplit(os.environ["DATABASE_URL"])
+    if _database.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {_database.scheme!r}")
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(_database.path.lstrip("/")),
+        "USER": unquote(_database.username or ""),
+        "PASSWORD": unquote(_database.password or ""),
+        "HOST": _database.hostname or "",
+        "PORT": str(_database.port or ""),
+    }
 
 # The keys of roadie.yml. The Redis URL comes from $REDIS_URL, else
 # redis://localhost:6379/0. Jobs enqueued inside a transaction wait for its
