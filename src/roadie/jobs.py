@@ -121,7 +121,9 @@ class _Enqueuer(Generic[P, R]):
     _async_client: AsyncClient | None
 
     def _build(self, args: tuple[Any, ...], kwargs: dict[str, Any], at: float | None) -> dict[str, Any]:
-        self._job.check_arguments(args, kwargs)
+        # Only the binding here: the client checks that every value is
+        # JSON-native when it normalizes the job hash, so one walk suffices.
+        self._job.check_binding(args, kwargs)
         item: dict[str, Any] = {"class": self._job.name, "args": list(args), **self._options}
         if kwargs:
             item["kwargs"] = kwargs
@@ -335,12 +337,16 @@ class JobFunction(_Enqueuer[P, R]):
         self.exhausted_hook = hook
         return hook
 
-    def check_arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-        """Raise JobArgumentError unless the arguments bind to the signature and are JSON-native."""
+    def check_binding(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        """Raise JobArgumentError unless the arguments bind to the function's signature."""
         try:
             self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise JobArgumentError(f"job {self.name!r}: {exc}") from None
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        """Raise JobArgumentError unless the arguments bind to the signature and are JSON-native."""
+        self.check_binding(args, kwargs)
         payload.check_json_native(list(args), "args")
         for key, value in kwargs.items():
             payload.check_json_native(value, f"kwargs[{key!r}]")

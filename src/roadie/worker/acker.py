@@ -126,13 +126,25 @@ class Acker:
     def _write_once(self, batch: list[tuple[WorkUnit, Outcome | None]]) -> None:
         lists: dict[str, int] = {}
         acks: list[Any] = []
+        failures: list[tuple[WorkUnit, Outcome]] = []
+        for unit, outcome in batch:
+            if outcome is None or outcome.kind == "drop":
+                index = lists.setdefault(self._keys.inprogress(self._identity, unit.queue), len(lists) + 1)
+                acks += [index, unit.raw]
+            else:
+                failures.append((unit, outcome))
+        if failures:
+            self._write_failures(failures)
+        if acks:
+            # A direct call, not a pipeline: redis-py checks SCRIPT EXISTS
+            # before every pipeline that runs a script, one more round trip.
+            self._ack(keys=list(lists), args=acks, client=self._connection)
+
+    def _write_failures(self, failures: list[tuple[WorkUnit, Outcome]]) -> None:
         with self._connection.pipeline(transaction=False) as pipe:
-            for unit, outcome in batch:
+            for unit, outcome in failures:
                 inprogress = self._keys.inprogress(self._identity, unit.queue)
-                if outcome is None or outcome.kind == "drop":
-                    index = lists.setdefault(inprogress, len(lists) + 1)
-                    acks += [index, unit.raw]
-                elif outcome.kind == "retry":
+                if outcome.kind == "retry":
                     self._finish(
                         keys=[inprogress, self._keys.retry],
                         args=[unit.raw, payload.dumps(outcome.job), repr(outcome.score), "", 0],
@@ -146,6 +158,4 @@ class Acker:
                               self._settings.dead_max_jobs],
                         client=pipe,
                     )
-            if acks:
-                self._ack(keys=list(lists), args=acks, client=pipe)
             pipe.execute()
