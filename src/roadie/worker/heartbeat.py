@@ -1,10 +1,11 @@
 """The heartbeat: publish this process in Sidekiq's format, flush stats, obey remote signals.
 
-Every beat writes, in one MULTI so a crash never leaves a key without a TTL:
-the ``processes`` set, the ``<identity>`` hash (info, busy, beat, quiet, rss,
-rtt_us, concurrency), the ``<identity>:work`` busy map (and ``:workers``,
-the key Sidekiq 6.4 reads), and roadie's own registration of the lists that
-crash recovery must check. It also pops one remote signal (``TSTP``/``TERM``).
+Every beat writes its keys in one MULTI, so a crash never leaves a key
+without a TTL. They are the ``processes`` set, the ``<identity>`` hash (info,
+busy, beat, quiet, rss, rtt_us, concurrency), the ``<identity>:work`` busy
+map (and ``:workers``, the key Sidekiq 6.4 reads), and roadie's own
+registration of the lists that crash recovery must check. The same MULTI
+pops one remote signal (``TSTP``/``TERM``).
 
 Every few beats it also runs crash recovery: the in-progress jobs of a
 process whose heartbeat stopped go back to their queues.
@@ -161,7 +162,11 @@ class Recovery:
         return max(moved, 0)
 
     def prune_processes(self) -> None:
-        """Remove identities whose record expired from the `processes` set, at most once a minute."""
+        """Remove identities whose record expired from the `processes` set.
+
+        Sidekiq's ``process_cleanup`` lock (SET NX EX 60) limits this to once
+        a minute across roadie and Sidekiq processes.
+        """
         lock = f"{self._keys.prefix}process_cleanup"
         if not self._connection.set(lock, "1", nx=True, ex=_CLEANUP_LOCK_SECONDS):
             return
@@ -212,6 +217,7 @@ class Heartbeat:
         self._announced = False
         self._outage = OutageLog(logger, "heartbeat", settings.resolved_redis_url)
         self._thread = threading.Thread(target=self._run, name="roadie.heartbeat", daemon=True)
+        self._concurrency = concurrency
         self.info = self._make_info(concurrency, embedded)
 
     def _make_info(self, concurrency: int, embedded: bool) -> bytes:
@@ -336,7 +342,7 @@ class Heartbeat:
                 "quiet": "true" if self._is_quiet() else "false",
                 "rss": _rss_kb(),
                 "rtt_us": rtt_us,
-                "concurrency": orjson.loads(self.info)["concurrency"],
+                "concurrency": self._concurrency,
             })
             pipe.expire(process_key, RECORD_TTL)
             pipe.rpop(self._keys.signals(identity))

@@ -63,7 +63,6 @@ class Launcher:
         self.keys = Keys(settings.namespace)
         self._url = settings.resolved_redis_url
         self._lookup = lookup or job_module.get_job
-        self._embedded = embedded
         self._stop_requested = threading.Event()
         self._stopped = False
         self._signal_count = 0

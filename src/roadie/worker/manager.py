@@ -2,8 +2,9 @@
 
 Shutdown has three phases. Quiet: stop fetching and push back jobs that were
 fetched but not started. Drain: wait up to the timeout for running jobs.
-Requeue: push back the jobs still running, then interrupt them, so each
-unfinished job is in its queue exactly once.
+Requeue: push back the jobs still running, then interrupt them. A job that
+ends after its requeue writes no outcome (see WorkUnit), so each unfinished
+job is in its queue exactly once.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds interrupted jobs get to unwind (finally blocks, rollbacks) after
 # they were pushed back at the end of the shutdown timeout. A job blocked in C
-# code (a sleep, a socket read) sees the interruption only when it returns to
-# Python, so the wait is kept short: the job is safely back in its queue.
+# code (a sleep, a socket read) gets the interruption only when it returns to
+# Python. The job is already back in its queue, so the wait is kept short.
 _INTERRUPT_GRACE = 2.0
 
 
@@ -74,8 +75,8 @@ class Manager:
         threads = settings.concurrency if has_sync_jobs or not has_async_jobs else 1
         async_slots = settings.resolved_async_concurrency if has_async_jobs else 0
         # NOTE: with both kinds registered, a batch may hold more sync jobs
-        # than free threads; the extra ones wait in this process (still in
-        # its in-progress list) until a thread is free.
+        # than free threads. The extra ones wait in this process, still in its
+        # in-progress list, until a thread is free.
         self.capacity = Capacity(threads + async_slots)
         self.concurrency = threads + async_slots
 
@@ -158,7 +159,7 @@ class Manager:
 
         A fetch whose reply was lost (Redis restarted, the connection dropped)
         moved jobs into the in-progress list that this process never
-        received; crash recovery skips live processes, so they would stay
+        received. Crash recovery skips live processes, so they would stay
         there. A job counts as lost only when it is unknown on two calls in a
         row, because one fetched a moment ago may not be known yet. Called by
         the heartbeat; returns the number of jobs pushed back.
@@ -209,8 +210,8 @@ class Manager:
             self._requeue(units)
             return
         for unit in units:
-            self.runner.decode(unit)
-            if self.loop is not None and self.runner.is_async(unit):
+            self.runner.prepare(unit)
+            if self.loop is not None and unit.function is not None and unit.function.is_async:
                 self.loop.submit(unit)
             else:
                 self.threads.submit(unit)

@@ -76,17 +76,21 @@ class JobRunner:
         self._counters = counters
         self._on_done = on_done
 
-    def decode(self, unit: WorkUnit) -> None:
-        """Decode the unit's payload, or record why it cannot be decoded."""
+    def prepare(self, unit: WorkUnit) -> None:
+        """Decode the unit's payload and find its job function, once, before it is dispatched.
+
+        Sets ``unit.job``, ``unit.arguments`` and ``unit.function``, or
+        ``unit.error`` when the payload cannot be decoded or names no job.
+        """
         try:
             unit.job = payload.decode(unit.raw)
         except PayloadError as exc:
             unit.error = exc
+            return
+        unit.function = self._resolve(unit)
 
-    def resolve(self, unit: WorkUnit) -> Any:
-        """Return the job function for a decoded unit, or None (setting ``unit.error``)."""
-        if unit.job is None:
-            return None
+    def _resolve(self, unit: WorkUnit) -> Any:
+        assert unit.job is not None
         rails = activejob.unwrap(unit.job)
         if rails is not None:
             name, args, kwargs = rails
@@ -102,10 +106,6 @@ class JobRunner:
             )
         return job_function
 
-    def is_async(self, unit: WorkUnit) -> bool:
-        job_function = self.resolve(unit) if unit.error is None else None
-        return bool(job_function is not None and job_function.is_async)
-
     # ------------------------------------------------------------------ sync
 
     def run_sync(self, unit: WorkUnit) -> None:
@@ -114,13 +114,16 @@ class JobRunner:
             return
         unit.thread_id = threading.get_ident()
         unit.started_at = now()
-        job_function = self.resolve(unit) if unit.error is None else None
+        job_function = unit.function
         self._log_start(unit)
         started = time.monotonic()
         error: BaseException | None = unit.error
         if error is None:
+            # prepare() set all three when it recorded no error.
             job = unit.job
-            assert job is not None and job_function is not None and unit.arguments is not None
+            assert job is not None
+            assert job_function is not None
+            assert unit.arguments is not None
             args, kwargs = unit.arguments
             try:
                 middleware.server_middleware.invoke(
@@ -143,13 +146,16 @@ class JobRunner:
             return
         unit.thread_id = threading.get_ident()
         unit.started_at = now()
-        job_function = self.resolve(unit)
+        job_function = unit.function
         self._log_start(unit)
         started = time.monotonic()
         error: BaseException | None = unit.error
         if error is None:
+            # prepare() set all three when it recorded no error.
             job = unit.job
-            assert job is not None and job_function is not None and unit.arguments is not None
+            assert job is not None
+            assert job_function is not None
+            assert unit.arguments is not None
             args, kwargs = unit.arguments
             try:
                 await middleware.server_middleware.invoke_async(
@@ -197,8 +203,7 @@ class JobRunner:
 
     def _failure_outcome(self, unit: WorkUnit, job_function: Any, error: BaseException) -> Outcome:
         if unit.job is None or (isinstance(error, PayloadError) and not isinstance(error, UnknownJobError)):
-            reason = str(error) if unit.job is None else f"{error}"
-            return Outcome("dead", invalid_payload_entry(unit.raw, unit.queue, reason), score=now(),
+            return Outcome("dead", invalid_payload_entry(unit.raw, unit.queue, str(error)), score=now(),
                            reason="invalid payload", died=True)
         return self._retrier.outcome(unit.job, unit.queue, error, job_function)
 

@@ -23,7 +23,8 @@ class WorkUnit:
     is never requeued, so exactly one copy of the job remains in Redis.
     """
 
-    __slots__ = ("raw", "queue", "job", "arguments", "error", "state", "lock", "thread_id", "started_at", "task")
+    __slots__ = ("raw", "queue", "job", "arguments", "function", "error", "state", "lock", "thread_id", "started_at",
+                 "task")
 
     def __init__(self, raw: bytes, queue: str) -> None:
         self.raw = raw
@@ -31,6 +32,8 @@ class WorkUnit:
         self.job: dict[str, Any] | None = None
         # Positional and keyword arguments for the job function, set when it is resolved.
         self.arguments: tuple[list[Any], dict[str, Any]] | None = None
+        # The registered job function, None until resolved or when no job has the name.
+        self.function: Any = None
         self.error: Exception | None = None
         self.state = UnitState.PENDING
         self.lock = threading.Lock()
