@@ -4,7 +4,7 @@ Three cases, with the default settings (heartbeat every 5 s, recovery_timeout 30
 - other host: the killed worker ran on another host (simulated with $DYNO,
   which sets the host name in its identity), so a survivor must wait for the
   heartbeat to go stale;
-- same host: a survivor on the same host sees that the PID is gone;
+- same host: a survivor on the same host finds that the PID is gone;
 - replacement: a new worker starts right after the kill and takes the job back at boot.
 
 Run: python bench/recovery.py [--runs N]   (uses roadie's .venv python)

@@ -1,4 +1,4 @@
-"""Import user code by dotted name or file path, with errors that say what to fix."""
+"""Import user code by dotted name or file path, with errors that name the fix."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ class _Prepared:
 
 
 class _BaseClient:
-    """What the sync and async clients share: settings, keys and job normalization."""
+    """Base of the sync and async clients: settings, keys and job normalization."""
 
     def __init__(
         self,

@@ -529,8 +529,8 @@ def resolve_redis_url(env: Mapping[str, str] | None = None) -> str | None:
     """Return the Redis URL from the environment, as Sidekiq finds it, or None.
 
     ``ROADIE_REDIS_URL`` comes first. Then ``REDIS_PROVIDER`` may name
-    another variable that holds the URL (it must be a name, not a URL), with
-    ``REDIS_URL`` as the fallback.
+    another variable that contains the URL (it must be a name, not a URL),
+    with ``REDIS_URL`` as the fallback.
     """
     env = os.environ if env is None else env
     if env.get("ROADIE_REDIS_URL"):
@@ -539,7 +539,7 @@ def resolve_redis_url(env: Mapping[str, str] | None = None) -> str | None:
     if provider:
         if ":" in provider:
             raise ConfigError(
-                "REDIS_PROVIDER must be the name of the environment variable that holds the Redis URL "
+                "REDIS_PROVIDER must be the name of the environment variable that contains the Redis URL "
                 "(for example REDIS_PROVIDER=REDISCLOUD_URL), not the URL itself; put the URL in REDIS_URL"
             )
         if env.get(provider):

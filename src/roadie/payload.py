@@ -1,7 +1,7 @@
 """The job hash: its JSON encoding, argument checks and error fields.
 
 A job travels through Redis as one JSON object in Sidekiq's format. The keys
-roadie writes are listed in :data:`STANDARD_KEYS`; every other key is kept
+roadie writes are listed in :data:`STANDARD_KEYS`. Every other key is kept
 unchanged, so options that Sidekiq Pro, Enterprise or a gem add survive a
 round trip through roadie.
 """

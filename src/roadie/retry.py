@@ -1,9 +1,9 @@
 """Retry policy: when a failed job runs again, and when it has run out of retries.
 
 These are Sidekiq 7's rules, so a job retried by roadie or by Sidekiq follows
-the same schedule: the n-th retry (``retry_count`` n, 0 after the first
+the same schedule. The n-th retry (``retry_count`` n, 0 after the first
 failure) waits ``n**4 + 15`` seconds plus a random jitter below
-``10 * (n + 1)``; 25 retries span about 20 days.
+``10 * (n + 1)``. 25 retries span about 20 days.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def _run_chaos(start_worker, worker_jobs, tmp_path, *, jobs: int, kills: int, se
         for worker in workers:
             worker.stop()
         # Waiters block on Redis at all times, so a worker running through the
-        # 2 s outage logs it; one that was still booting logs its wait instead.
+        # 2 s outage logs it. A worker that was still booting logs its wait instead.
         logs = "\n".join(worker.output() for worker in workers)
         assert "Redis is reachable again" in logs, logs
     finally:

@@ -40,7 +40,7 @@ __all__ = ["NAMESPACE", "run_demo"]
 NAMESPACE = "roadie-demo"
 QUEUE = "default"
 SCHEDULE_DELAY = 3.0
-# Seconds from the worker's start until every job must be done; the demo's
+# Seconds from the worker's start until every job must be done. The demo's
 # jobs need a few seconds, so this leaves room for a slow or busy machine.
 DEADLINE_SECONDS = 60.0
 WORKER_STOP_TIMEOUT = 30.0

@@ -1,7 +1,7 @@
 """The ``roadie`` command.
 
-Exit codes: 0 success; 1 an error such as invalid configuration or Redis
-unreachable (the message says which); 2 invalid command-line usage.
+Exit codes: 0 for success, 1 for an error such as an invalid configuration or
+an unreachable Redis (the message names it), and 2 for invalid command-line usage.
 """
 
 from __future__ import annotations

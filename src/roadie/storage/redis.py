@@ -96,7 +96,7 @@ def _connection_kwargs(options: dict[str, Any], parsed: SentinelURL) -> dict[str
 def connect(url: str, *, max_connections: int | None = None, client_name: str | None = None) -> redis.Redis:
     """Return a redis-py client for ``url`` that returns bytes, so payloads keep their exact form.
 
-    A ``redis+sentinel://`` URL asks its sentinels for the current primary
+    A ``redis+sentinel://`` URL connects to the primary its sentinels name,
     and follows failovers (redis-py's Sentinel support).
     """
     try:

@@ -2,7 +2,7 @@
 
 Each ``.lua`` file opens with the KEYS and ARGV it takes and what it returns.
 redis-py's script objects send EVALSHA and fall back to loading the script
-when the server answers NOSCRIPT, as after a restart.
+when the server returns a NOSCRIPT error, as after a restart.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ WORKER_TIMEOUT = 30.0
 
 @pytest.fixture(scope="session")
 def roadie_redis() -> Iterator[EmbeddedRedis]:
-    """A private Redis server on a free loopback port, shared by the session's tests."""
+    """Start a private Redis server on a free loopback port, shared by the session's tests."""
     from roadie.storage.embedded import EmbeddedRedis
 
     with EmbeddedRedis() as server:
@@ -50,7 +50,7 @@ def roadie_redis() -> Iterator[EmbeddedRedis]:
 
 @pytest.fixture
 def roadie_client(roadie_redis: EmbeddedRedis) -> Iterator[Client]:
-    """A Client on the private server's emptied database, also the process default for the test.
+    """Return a Client on the private server's emptied database, also the process default for the test.
 
     Settings come from roadie.yml and the environment as usual, with the
     Redis URL replaced by the private server's.

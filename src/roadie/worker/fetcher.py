@@ -218,8 +218,8 @@ class Fetcher:
         self._refresh_paused()
         self._arrived.clear()
         self._idle.set()
-        # A waiter sets _arrived when it moved a job; the timeout re-runs the
-        # batch fetch now and then in case a waiter is stuck on a dead connection.
+        # A waiter sets _arrived when it moved a job. The timeout re-runs the
+        # batch fetch now and then, in case a waiter is stuck on a dead connection.
         self._arrived.wait(_BLOCK_SECONDS)
         self._idle.clear()
 
@@ -277,8 +277,8 @@ class Fetcher:
                     # The queue was paused while this waiter was blocked.
                     self._requeue(connection, queue, target, raw)
                     continue
-                # The job is already in this process's in-progress list, so
-                # it is delivered even past capacity or while quieting; the
+                # The job is already in this process's in-progress list, so it
+                # is delivered even past capacity or while quieting. The
                 # manager pushes it back if the worker is stopping.
                 self._idle.clear()
                 self._deliver([WorkUnit(raw, queue)])

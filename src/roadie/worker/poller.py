@@ -1,7 +1,7 @@
 """Move scheduled jobs and retries to their queues when they are due.
 
 Each poll runs the ``enqueue_due`` Lua script on ``retry`` and then
-``schedule``; the script moves up to 100 due jobs per call atomically and
+``schedule``. The script moves up to 100 due jobs per call atomically and
 returns the score of the next job. The poller then sleeps until that job is
 due or until a random interval passes, whichever is first. The interval is
 scaled by the number of processes, as Sidekiq scales it, so a fleet polls

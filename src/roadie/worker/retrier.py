@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Outcome:
-    """Where a failed job goes: ``retry`` or ``dead`` at ``score``, or ``drop``."""
+    """The destination of a failed job: ``retry`` or ``dead`` at ``score``, or ``drop``."""
 
     kind: Literal["retry", "dead", "drop"]
     job: dict[str, Any]
