@@ -530,6 +530,61 @@ def test_scan_matches_substring_literally(client: Client, redis_client: redis.Re
     assert found == [jid_for(1)]
 
 
+def test_search_returns_matches_in_display_order(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("dead", {job_bytes(jid_for(index), args=[f"customer-{index}"]): float(index)
+                               for index in range(1, 6)})
+    redis_client.zadd("dead", {job_bytes(jid_for(9), args=["someone-else"]): 9.0})
+
+    result = api.DeadSet(client).search("customer")
+
+    assert [entry.jid for entry in result.entries] == [jid_for(index) for index in (5, 4, 3, 2, 1)]
+    assert (result.start, result.next_start, result.size, result.searched_to) == (0, None, 6, 6)
+
+
+def test_search_stops_at_limit_and_goes_on(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("retry", {job_bytes(jid_for(index), args=["needle" if index % 2 else "hay"]): float(index)
+                                for index in range(10)})
+    retries = api.RetrySet(client)
+
+    first = retries.search("needle", limit=2)
+    rest = retries.search("needle", first.next_start or 0, limit=10)
+
+    assert [entry.jid for entry in first.entries] == [jid_for(1), jid_for(3)]
+    # The second match is the fourth entry, so the next search starts just after it.
+    assert first.next_start == 4
+    assert [entry.jid for entry in rest.entries] == [jid_for(5), jid_for(7), jid_for(9)]
+    assert rest.next_start is None
+
+
+def test_search_matches_literally(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("retry", {
+        job_bytes(jid_for(1), error_message="value [x] is *bad*"): 1.0,
+        job_bytes(jid_for(2), error_message="value x is bad"): 2.0,
+    })
+
+    assert [entry.jid for entry in api.RetrySet(client).search("[x] is *bad").entries] == [jid_for(1)]
+
+
+def test_search_time_budget_stops_at_chunk_boundary(client: Client, redis_client: redis.Redis) -> None:
+    from roadie.api.sets import SEARCH_CHUNK
+
+    redis_client.zadd("schedule", {job_bytes(jid_for(index)): float(index) for index in range(SEARCH_CHUNK + 5)})
+    redis_client.zadd("schedule", {job_bytes(jid_for(99_999), args=["late"]): 1e12})
+
+    stopped = api.ScheduledSet(client).search("late", time_budget=0)
+    finished = api.ScheduledSet(client).search("late", stopped.next_start or 0, time_budget=0)
+
+    assert stopped.entries == []
+    assert stopped.next_start == SEARCH_CHUNK
+    assert [entry.jid for entry in finished.entries] == [jid_for(99_999)]
+    assert finished.next_start is None
+
+
+def test_search_rejects_zero_limit(client: Client) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        api.RetrySet(client).search("x", limit=0)
+
+
 def test_entry_delete_by_exact_bytes(client: Client, redis_client: redis.Redis) -> None:
     spaced = b'{"class": "HardJob", "args": [1], "jid": "%s", "retry_count": 2}' % jid_for(4).encode()
     redis_client.zadd("retry", {spaced: time.time()})

@@ -274,8 +274,8 @@ def test_scheduled_list_has_no_error_column(dashboard, seed) -> None:
 def test_page_links_keep_known_parameters(dashboard, seed) -> None:
     for _ in range(3):
         seed.retry()
-    html = dashboard.get("/retries?count=1&substr=Hard&evil=1").text
-    assert 'href="/retries?count=1&amp;substr=Hard&amp;page=2"' in html
+    html = dashboard.get("/retries?count=1&evil=1").text
+    assert 'href="/retries?count=1&amp;page=2"' in html
     assert "evil" not in html
 
 
@@ -298,12 +298,36 @@ def test_set_filter_glob_characters_literal(dashboard, seed) -> None:
     assert _rows(html) == 1
 
 
-def test_set_filter_pages(dashboard, seed) -> None:
+def test_set_filter_goes_on_from_last_match(dashboard, seed) -> None:
     for index in range(30):
         seed.dead(score=time.time() - index, args=[f"needle-{index:02d}"])
-    html = dashboard.get("/morgue?substr=needle&page=2").text
-    assert _rows(html) == 5
-    assert "needle-29" in html
+
+    first = dashboard.get("/morgue?substr=needle&evil=1").text
+    further = dashboard.get("/morgue?substr=needle&start=25").text
+
+    assert _rows(first) == 25
+    assert 'href="/morgue?substr=needle&amp;start=25"' in first
+    assert "25 jobs match the filter in jobs 1–25 of 30" in first
+    assert _rows(further) == 5
+    assert "needle-29" in further
+    assert "Search further" not in further
+    assert 'href="/morgue?substr=needle">« Search from the start' in further
+
+
+def test_set_filter_shows_progress_when_time_runs_out(dashboard, seed, monkeypatch) -> None:
+    from roadie.api.sets import SEARCH_CHUNK
+    from roadie.web import reads
+
+    monkeypatch.setattr(reads, "SEARCH_TIME_BUDGET", 0)
+    now = time.time()
+    seed.redis.zadd("retry", {f'{{"class":"HardJob","args":[{index}],"jid":"j{index}"}}': now + index
+                              for index in range(SEARCH_CHUNK + 1)})
+
+    html = dashboard.get("/retries?substr=needle").text
+
+    assert "No match in the jobs searched so far." in html
+    assert f"0 jobs match the filter in jobs 1–{SEARCH_CHUNK:,} of {SEARCH_CHUNK + 1:,}" in html
+    assert f'href="/retries?substr=needle&amp;start={SEARCH_CHUNK}"' in html
 
 
 def test_retry_detail_shows_every_field(dashboard, seed) -> None:

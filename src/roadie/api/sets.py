@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from roadie import payload
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # Entries popped per ZPOPMIN, or moved per script call, by the set-wide actions.
 DRAIN_BATCH = 100
+
+# Entries read per ZRANGE by SortedSet.search.
+SEARCH_CHUNK = 1000
 
 
 class SortedEntry(JobRecord):
@@ -78,6 +83,25 @@ class SortedEntry(JobRecord):
     def __repr__(self) -> str:
         name = self.job_class or "(invalid payload)"
         return f"<SortedEntry {self.parent.name} {name} jid={self.jid} score={self.score}>"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The result of :meth:`SortedSet.search`: the matches, and the position where it stopped."""
+
+    #: The matching entries, in iteration order.
+    entries: list[SortedEntry]
+    #: Position, in iteration order, where the search began.
+    start: int
+    #: Position to search on from; None once the search reached the end of the set.
+    next_start: int | None
+    #: The set's size when the last entries were read.
+    size: int
+
+    @property
+    def searched_to(self) -> int:
+        """Position just after the last entry examined."""
+        return self.size if self.next_start is None else self.next_start
 
 
 class SortedSet(_RedisBound):
@@ -139,6 +163,46 @@ class SortedSet(_RedisBound):
                 # ZSCAN may return an entry twice while the set is rehashed.
                 seen.add(raw)
                 yield SortedEntry(self, raw, score)
+
+    @_translated
+    def search(self, substring: str, start: int = 0, *, limit: int = 25,
+               time_budget: float | None = None) -> SearchResult:
+        """Return up to ``limit`` entries whose bytes contain ``substring``, reading in iteration order from ``start``.
+
+        Unlike :meth:`scan`, the matches come in display order (the dead set
+        newest first), so the first page of matches is found without reading
+        the whole set. The entries are read SEARCH_CHUNK at a time with
+        ZRANGE and compared in this process, so Redis does no matching. The
+        search stops at ``limit`` matches, at the end of the set, or at the
+        first chunk boundary after ``time_budget`` seconds;
+        :attr:`SearchResult.next_start` is where another call goes on.
+        Positions are ranks, so entries added or removed before ``start``
+        between two calls shift the next call's window, as with pages.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit!r}")
+        needle = substring.encode()
+        deadline = None if time_budget is None else time.monotonic() + time_budget
+        found: list[SortedEntry] = []
+        position = max(0, start)
+        while True:
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.zcard(self.key)
+                pipe.zrange(self.key, position, position + SEARCH_CHUNK - 1, desc=self.newest_first,
+                            withscores=True)
+                size, pairs = pipe.execute()
+            size = int(size)
+            for offset, (raw, score) in enumerate(pairs):
+                if needle in raw:
+                    found.append(SortedEntry(self, raw, score))
+                    if len(found) == limit:
+                        following = position + offset + 1
+                        return SearchResult(found, start, following if following < size else None, size)
+            position += len(pairs)
+            if len(pairs) < SEARCH_CHUNK or position >= size:
+                return SearchResult(found, start, None, size)
+            if deadline is not None and time.monotonic() >= deadline:
+                return SearchResult(found, start, position, size)
 
     def find_job(self, jid: str) -> SortedEntry | None:
         """Return the entry whose jid is ``jid``, found with ZSCAN; None if absent."""

@@ -1,7 +1,8 @@
 """Pages of rows: one page of a queue or sorted set, read with one LRANGE or ZRANGE and the size.
 
 Every page reads only the rows it shows, except a ``substr`` filter, which
-must scan the whole set.
+reads the set in display order until a page of matches is found or
+SEARCH_TIME_BUDGET has passed, and then offers to search on from there.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from roadie.api import JobRecord, Queue, SortedEntry, SortedSet
+from roadie.api import JobRecord, Queue, SearchResult, SortedEntry, SortedSet
 
-__all__ = ["Page", "queue_page", "set_page", "set_search", "slice_page"]
+__all__ = ["SEARCH_TIME_BUDGET", "Page", "queue_page", "set_page", "set_search", "slice_page"]
+
+# Seconds a filtered list page may spend reading the set before it shows the
+# matches found. Reading 1,000 entries of 600 bytes takes about 2 ms on loopback.
+SEARCH_TIME_BUDGET = 0.1
 
 Row = TypeVar("Row")
 
@@ -59,16 +64,9 @@ def set_page(sorted_set: SortedSet, page: int, count: int) -> Page[SortedEntry]:
     return Page(rows, total, page, count)
 
 
-def set_search(sorted_set: SortedSet, substring: str, page: int, count: int) -> Page[SortedEntry]:
-    """Return page ``page`` of the entries whose JSON contains ``substring``, in display order.
-
-    NOTE: ZSCAN visits the whole set, as Sidekiq's filter does, and every
-    match is kept in memory to be sorted. So a filter that matches most of a
-    very large set is slow.
-    """
-    matches = sorted(sorted_set.scan(substring), key=lambda entry: (entry.score, entry.raw),
-                     reverse=sorted_set.newest_first)
-    return slice_page(matches, page, count)
+def set_search(sorted_set: SortedSet, substring: str, start: int, count: int) -> SearchResult:
+    """Return up to ``count`` entries containing ``substring``, searched in display order from position ``start``."""
+    return sorted_set.search(substring, start, limit=count, time_budget=SEARCH_TIME_BUDGET)
 
 
 def slice_page(rows: Sequence[Row], page: int, count: int) -> Page[Row]:

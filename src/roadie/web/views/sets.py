@@ -19,12 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roadie.api import DeadSet, JobSet, RetrySet, ScheduledSet, SortedEntry
+from roadie.api import DeadSet, JobSet, RetrySet, ScheduledSet, SearchResult, SortedEntry
 from roadie.client import Client
 from roadie.errors import JobArgumentError, PayloadError
 from roadie.web.params import (
     MAX_COUNT,
     MAX_PAGE,
+    MAX_START,
     EntryKey,
     int_param,
     parse_entry_key,
@@ -104,18 +105,23 @@ def _list_handler(kind: SetKind) -> Callable[[Request], Any]:
         count = int_param(request, "count", DEFAULT_COUNT, 1, MAX_COUNT)
         substring = substring_param(request)
         job_set = kind.open(client_of(request))
-
-        def load() -> Page[SortedEntry]:
-            if substring:
-                return set_search(job_set, substring, page_number, count)
-            return set_page(job_set, page_number, count)
-
-        entries = await blocking(load)
+        entries: Page[SortedEntry] | None = None
+        search: SearchResult | None = None
+        if substring:
+            # A filtered list goes forward by position in the set, not by page.
+            start = int_param(request, "start", 0, 0, MAX_START)
+            search = await blocking(set_search, job_set, substring, start, count)
+            rows = search.entries
+        else:
+            entries = await blocking(set_page, job_set, page_number, count)
+            rows = entries.rows
         return render(request, "set.html", {
             "nav": kind.slug,
             "title": kind.title,
             "kind": kind,
             "entries": entries,
+            "search": search,
+            "rows": rows,
             "substr": substring,
         })
 
