@@ -6,7 +6,7 @@
     TASKS = {"default": {"BACKEND": "roadie.contrib.django.tasks.RoadieBackend", "QUEUES": []}}
 
     # myapp/tasks.py
-    from django_tasks import task      # django.tasks on Django 6
+    from django.tasks import task      # django_tasks, the backport, before Django 6
 
     @task(queue_name="mailers")
     def send_welcome(user_id): ...
@@ -48,7 +48,6 @@ try:  # Django 6 ships the framework as django.tasks; older versions use the bac
     from django.tasks.backends.base import BaseTaskBackend
     from django.tasks.base import TaskError
     from django.tasks.signals import task_enqueued, task_finished, task_started
-    # NOTE: only the django-tasks backport (0.12, on Django 5.2) is tested.
 except ImportError:
     from django_tasks import TaskContext, TaskResult, TaskResultStatus
     from django_tasks.backends.base import BaseTaskBackend
