@@ -206,8 +206,10 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and asyncio.run() in a later test would fail.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
