@@ -215,6 +215,29 @@ def test_push_bulk_rejects_jid(client: Client) -> None:
         client.push_bulk({"class": "HardJob", "args": [[1]], "jid": "0123456789abcdef01234567"})
 
 
+def test_push_many_checks_shared_value_once(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from roadie import payload
+
+    calls: list[str] = []
+    original = payload.option_problem
+    monkeypatch.setattr(payload, "option_problem", lambda name, value: calls.append(name) or original(name, value))
+    tags = ["shared"]
+
+    client.push_many([{"class": "HardJob", "args": [number], "queue": "bulk", "tags": tags} for number in range(5)])
+
+    assert calls.count("queue") == 1
+    assert calls.count("retry") == 1
+
+
+def test_push_many_checks_each_new_value(client: Client, redis_client: redis.Redis) -> None:
+    jobs = [{"class": "HardJob", "args": [1], "queue": "fine"}, {"class": "HardJob", "args": [2], "queue": "bad name"}]
+
+    with pytest.raises(JobArgumentError, match="bad name"):
+        client.push_many(jobs)
+
+    assert redis_client.dbsize() == 0
+
+
 def test_push_bulk_2500_jobs_land(client: Client, redis_client: redis.Redis) -> None:
     redis_client.config_resetstat()
 

@@ -241,6 +241,37 @@ def test_wrong_arguments_rejected(
     assert redis_client.dbsize() == 0
 
 
+def _required(a, b): ...
+def _defaults(a, b=1, c=2): ...
+def _star_args(a, *rest): ...
+def _keyword_default(a, *, flag=False): ...
+def _keyword_required(a, *, flag): ...
+def _var_keywords(a, **options): ...
+def _positional_only(a, /, b=1): ...
+
+
+@pytest.mark.parametrize("function", [_required, _defaults, _star_args, _keyword_default, _keyword_required,
+                                      _var_keywords, _positional_only])
+@pytest.mark.parametrize("count", range(5))
+def test_binding_check_matches_bind(function: Any, count: int) -> None:
+    import inspect
+
+    job_function = JobFunction(function, name=f"binding.{function.__name__}")
+    args = tuple(range(count))
+    try:
+        inspect.signature(function).bind(*args)
+    except TypeError:
+        binds = False
+    else:
+        binds = True
+
+    if binds:
+        job_function.check_binding(args, {})
+    else:
+        with pytest.raises(JobArgumentError):
+            job_function.check_binding(args, {})
+
+
 def test_non_json_argument_path(client: Client, redis_client: redis.Redis) -> None:
     @job(name="report.job")
     def report(account_id: int, filters: dict[str, Any]) -> None: ...

@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 # Jobs per pipeline in push_bulk, as Sidekiq's push_bulk slices them.
 BULK_BATCH_SIZE = 1000
 
+# Marks a key that no earlier job of a bulk push has checked.
+_UNCHECKED = object()
+
 
 class _Prepared:
     """A job ready to write: its queue, its JSON, and its run time if scheduled."""
@@ -78,10 +81,13 @@ class _BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self.url)!r})"
 
-    def _normalize(self, job: Mapping[str, Any]) -> dict[str, Any]:
+    def _normalize(self, job: Mapping[str, Any], checked: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validate a job hash and fill in jid, queue, retry and created_at.
 
-        Raises JobArgumentError naming the first invalid field.
+        Raises JobArgumentError naming the first invalid field. ``checked``
+        maps keys to values that passed the checks for an earlier job of the
+        same bulk push. A key whose value is that very object is not checked
+        again, and keys that pass are added.
         """
         if not isinstance(job, Mapping):
             raise JobArgumentError(f"a job hash must be a dict, got {type(job).__name__}")
@@ -105,6 +111,8 @@ class _BaseClient:
         item.setdefault("retry", True)
         for name in payload.JOB_OPTIONS:
             if name in item:
+                if checked is not None and checked.get(name, _UNCHECKED) is item[name]:
+                    continue
                 problem = payload.option_problem(name, item[name])
                 if problem:
                     raise JobArgumentError(f"job {job_class!r}: {problem}")
@@ -121,7 +129,14 @@ class _BaseClient:
             self._normalize_at(item, job_class)
 
         for key, value in item.items():
-            if key not in ("args", "kwargs"):
+            if key in ("args", "kwargs"):
+                continue
+            if checked is not None:
+                if checked.get(key, _UNCHECKED) is value:
+                    continue
+                payload.check_json_native(value, key)
+                checked[key] = value
+            else:
                 payload.check_json_native(value, key)
         return item
 
@@ -251,11 +266,17 @@ class Client(_BaseClient):
         return self.push_many(self._bulk_items(job), batch_size=batch_size)
 
     def push_many(self, jobs: Iterable[Mapping[str, Any]], *, batch_size: int = BULK_BATCH_SIZE) -> list[str | None]:
-        """Push job hashes in pipelines of ``batch_size``; return their jids (None where stopped)."""
+        """Push job hashes in pipelines of ``batch_size``; return their jids (None where stopped).
+
+        A value object shared by several of the hashes, such as the options
+        of one perform_bulk call, is validated once, so do not change it
+        while the jobs are being pushed.
+        """
         jids: list[str | None] = []
         batch: list[_Prepared] = []
+        checked: dict[str, Any] = {}
         for raw in jobs:
-            item = self._normalize(raw)
+            item = self._normalize(raw, checked)
             final = self.middleware.invoke((item, item["queue"]), lambda item=item: item)
             if final is None:
                 jids.append(None)
@@ -346,11 +367,15 @@ class AsyncClient(_BaseClient):
     async def push_many(
         self, jobs: Iterable[Mapping[str, Any]], *, batch_size: int = BULK_BATCH_SIZE
     ) -> list[str | None]:
-        """Push job hashes in pipelines of ``batch_size``; return their jids (None where stopped)."""
+        """Push job hashes in pipelines of ``batch_size``; return their jids (None where stopped).
+
+        Shared values are validated once, as in :meth:`Client.push_many`.
+        """
         jids: list[str | None] = []
         batch: list[_Prepared] = []
+        checked: dict[str, Any] = {}
         for raw in jobs:
-            item = self._normalize(raw)
+            item = self._normalize(raw, checked)
 
             async def final(item: dict[str, Any] = item) -> dict[str, Any]:
                 return item

@@ -21,6 +21,7 @@ import contextvars
 import datetime as dt
 import functools
 import inspect
+import math
 import os
 import sys
 import threading
@@ -284,6 +285,26 @@ class JobFunction(_Enqueuer[P, R]):
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.fn)
 
+    @functools.cached_property
+    def _positional_range(self) -> tuple[int, float] | None:
+        """The minimum and maximum count of positional arguments, when the count alone decides a call without keywords.
+
+        None when a keyword-only parameter has no default, because then a
+        call with positional arguments only never binds.
+        """
+        low, high = 0, 0.0
+        for parameter in self.signature.parameters.values():
+            if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+                high = math.inf
+            elif parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+                if parameter.default is inspect.Parameter.empty:
+                    return None
+            elif parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+                high += 1
+                if parameter.default is inspect.Parameter.empty:
+                    low += 1
+        return low, high
+
     @property
     def queue(self) -> str:
         return self.options.get("queue", "default")
@@ -339,6 +360,11 @@ class JobFunction(_Enqueuer[P, R]):
 
     def check_binding(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """Raise JobArgumentError unless the arguments bind to the function's signature."""
+        if not kwargs:
+            # Counting the arguments is enough here, and much cheaper than bind().
+            bounds = self._positional_range
+            if bounds is not None and bounds[0] <= len(args) <= bounds[1]:
+                return
         try:
             self.signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -153,7 +153,8 @@ def check_json_native(value: Any, path: str) -> None:
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
-            check_json_native(item, f"{path}[{index}]")
+            if not _plainly_valid(item):
+                check_json_native(item, f"{path}[{index}]")
         return
     if isinstance(value, dict):
         for key, item in value.items():
@@ -162,9 +163,18 @@ def check_json_native(value: Any, path: str) -> None:
                     f"{path}: key {key!r} is not a string but {type(key).__name__}; "
                     "JSON object keys must be strings, so convert the key with str()"
                 )
-            check_json_native(item, f"{path}[{key!r}]")
+            if not _plainly_valid(item):
+                check_json_native(item, f"{path}[{key!r}]")
         return
     raise JobArgumentError(f"{path}: {_type_name(value)} is not JSON-serializable; {_hint_for(value)}")
+
+
+def _plainly_valid(value: Any) -> bool:
+    """Tell whether ``value`` is a str, bool, None or 64-bit int, so checking it needs no path string."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    return kind is int and _INT_MIN <= value <= _INT_MAX
 
 
 def _type_name(value: Any) -> str:
