@@ -235,6 +235,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("queues", (QueueSpec("default"),), _parse_queues,
             "queue to fetch from, with an optional weight; repeat for more (no weights: strict order)",
             ("-q", "--queue"), "NAME[,WEIGHT]"),
+    Setting("prefetch_wait", 0.005, _parse_seconds(0.0, 1.0),
+            "seconds a job fetched ahead of free slots may expect to wait; while jobs are short the worker "
+            "fetches up to 3 per slot ahead, so fewer round trips carry more jobs (0: only for free slots)",
+            ("--prefetch-wait",), "SECONDS"),
     Setting("timeout", 25.0, _parse_seconds(0.0, 86_400.0),
             "seconds running jobs get to finish at shutdown before they are pushed back", ("-t", "--timeout"),
             "SECONDS"),
@@ -290,6 +294,7 @@ class Settings:
     concurrency: int = _default("concurrency")
     async_concurrency: int | None = _default("async_concurrency")
     queues: tuple[QueueSpec, ...] = _default("queues")
+    prefetch_wait: float = _default("prefetch_wait")
     timeout: float = _default("timeout")
     tag: str | None = _default("tag")
     labels: tuple[str, ...] = _default("labels")

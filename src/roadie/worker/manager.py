@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from roadie._time import now
 from roadie.config import Settings
 from roadie.errors import Shutdown
 from roadie.storage.keys import Keys
@@ -76,8 +77,9 @@ class Manager:
         async_slots = settings.resolved_async_concurrency if has_async_jobs else 0
         # NOTE: with both kinds registered, a batch may hold more sync jobs
         # than free threads. The extra ones wait in this process, still in its
-        # in-progress list, until a thread is free.
-        self.capacity = Capacity(threads + async_slots)
+        # in-progress list, until a thread is free. Jobs fetched ahead wait
+        # the same way.
+        self.capacity = Capacity(threads + async_slots, settings.prefetch_wait)
         self.concurrency = threads + async_slots
 
         # The acker and the fetcher each get their own connection pool: on a
@@ -86,7 +88,7 @@ class Manager:
         self.acker = Acker(settings, keys, self._own_connections[0], scripts, identity)
         self.runner = JobRunner(lookup, Retrier(settings), self.acker, self.counters, self._done, self.metrics)
         self.threads = ThreadProcessors(self.runner, threads)
-        self.loop = AsyncProcessors(self.runner) if has_async_jobs else None
+        self.loop = AsyncProcessors(self.runner, async_slots) if has_async_jobs else None
         self.fetcher = Fetcher(settings, keys, self._own_connections[1], connect, scripts, identity, self.capacity,
                                self._dispatch, burst=burst, on_empty=on_empty)
 
@@ -221,7 +223,7 @@ class Manager:
             if unit not in self._units:
                 return
             self._units.discard(unit)
-        self.capacity.release()
+        self.capacity.release(now() - unit.started_at if unit.started_at else None)
 
     def _requeue(self, units: Iterable[WorkUnit], *, already_claimed: bool = False) -> None:
         by_queue: dict[str, list[WorkUnit]] = {}

@@ -282,10 +282,16 @@ class ThreadProcessors:
 
 
 class AsyncProcessors:
-    """One thread, ``roadie.asyncio``, running an event loop for ``async def`` jobs."""
+    """One thread, ``roadie.asyncio``, running an event loop for ``async def`` jobs, at most ``slots`` at once.
 
-    def __init__(self, runner: JobRunner) -> None:
+    Jobs beyond ``slots`` wait for a free slot as pending units, so shutdown
+    can push them back before they start.
+    """
+
+    def __init__(self, runner: JobRunner, slots: int) -> None:
         self._runner = runner
+        self._slots = slots
+        self._free: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -310,10 +316,15 @@ class AsyncProcessors:
         self._thread.join(timeout)
 
     def _spawn(self, unit: WorkUnit) -> None:
-        task = asyncio.ensure_future(self._runner.run_async(unit))
+        task = asyncio.ensure_future(self._run_when_free(unit))
         unit.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _run_when_free(self, unit: WorkUnit) -> None:
+        assert self._free is not None
+        async with self._free:
+            await self._runner.run_async(unit)
 
     def _run(self) -> None:
         try:
@@ -324,6 +335,7 @@ class AsyncProcessors:
             loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
+        self._free = asyncio.Semaphore(self._slots)
         self._ready.set()
         try:
             loop.run_forever()
