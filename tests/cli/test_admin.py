@@ -155,6 +155,54 @@ def test_queues_empty(roadie) -> None:
     assert roadie("queues").stdout.strip() == "no queues"
 
 
+def test_queues_pause_and_resume(roadie, redis_client: redis.Redis) -> None:
+    paused = roadie("queues", "pause", "mail", "reports")
+    members_after_pause = redis_client.smembers("paused")
+    resumed = roadie("queues", "resume", "mail")
+
+    assert paused.exit_code == 0
+    assert paused.stdout.strip() == "paused 'mail', 'reports'"
+    assert members_after_pause == {b"mail", b"reports"}
+    assert resumed.stdout.strip() == "resumed 'mail'"
+    assert redis_client.smembers("paused") == {b"reports"}
+
+
+def test_queues_pause_json(roadie, redis_client: redis.Redis) -> None:
+    result = roadie("queues", "pause", "mail", "--json")
+
+    assert json.loads(result.stdout) == {"action": "paused", "queues": ["mail"]}
+
+
+def test_queues_pause_invalid_name(roadie, redis_client: redis.Redis) -> None:
+    result = roadie("queues", "pause", "no spaces")
+
+    assert result.exit_code == 2
+    assert "'no spaces'" in result.output
+    assert redis_client.exists("paused") == 0
+
+
+def test_queues_clear_needs_yes(roadie, redis_client: redis.Redis) -> None:
+    redis_client.sadd("queues", "mail")
+    redis_client.lpush("queue:mail", job_bytes(1))
+
+    result = roadie("queues", "clear", "mail")
+
+    assert result.exit_code == 2
+    assert "--yes" in result.output
+    assert redis_client.llen("queue:mail") == 1
+
+
+def test_queues_clear_deletes_jobs(roadie, redis_client: redis.Redis) -> None:
+    redis_client.sadd("queues", "mail", "default")
+    redis_client.lpush("queue:mail", job_bytes(1), job_bytes(2))
+
+    result = roadie("queues", "clear", "mail", "--yes")
+
+    assert result.stdout.strip() == "deleted 2 jobs from queue 'mail'"
+    assert redis_client.exists("queue:mail") == 0
+    assert redis_client.smembers("queues") == {b"default"}
+
+
 # -------------------------------------------------------------- set lists
 
 

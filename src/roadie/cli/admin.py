@@ -225,12 +225,17 @@ def _queue_table(queues: Sequence[api.QueueSummary]) -> str:
     )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @_admin_command
 def queues(client: Client, as_json: bool) -> None:
-    """List the queues with their size, latency (age of the oldest job) and paused state."""
+    """List the queues with their size, latency (age of the oldest job) and paused state.
+
+    The subcommands pause, resume and clear queues by name.
+    """
     from roadie import api
 
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     summaries = api.Stats(client).queue_summaries()
     if as_json:
         _print_json([_queue_dict(summary) for summary in summaries])
@@ -238,6 +243,65 @@ def queues(client: Client, as_json: bool) -> None:
         click.echo(_queue_table(summaries))
     else:
         click.echo("no queues")
+
+
+def _queue_names(names: Sequence[str]) -> list[str]:
+    """Return ``names`` if each is a valid queue name; else a usage error naming the first invalid one."""
+    from roadie.config import validate_queue_name
+
+    try:
+        return [validate_queue_name(name) for name in names]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _pause_command(verb: str, pause: bool, summary: str) -> click.Command:
+    @click.command(verb, help=summary, epilog=EXIT_CODES_HELP)
+    @click.argument("names", nargs=-1, required=True, metavar="QUEUE...")
+    @_admin_command
+    def command(client: Client, as_json: bool, names: tuple[str, ...]) -> None:
+        from roadie import api
+
+        for name in _queue_names(names):
+            if pause:
+                api.Queue(name, client).pause()
+            else:
+                api.Queue(name, client).unpause()
+        _report_queues(as_json, "paused" if pause else "resumed", names)
+
+    return command
+
+
+queues.add_command(_pause_command(
+    "pause", True, "Pause queues: roadie workers (and Sidekiq Pro's) stop fetching from them; jobs keep arriving."
+))
+queues.add_command(_pause_command("resume", False, "Resume paused queues, so workers fetch from them again."))
+
+
+@queues.command("clear", epilog=EXIT_CODES_HELP)
+@click.argument("names", nargs=-1, required=True, metavar="QUEUE...")
+@click.option("--yes", is_flag=True, help="confirm that every job in these queues is deleted")
+@_admin_command
+def clear_queues(client: Client, as_json: bool, names: tuple[str, ...], yes: bool) -> None:
+    """Delete every job in queues, as the dashboard's Clear does; the queue names leave the queue list."""
+    from roadie import api
+
+    valid = _queue_names(names)
+    if not yes:
+        raise click.UsageError(f"clear would delete every job in {', '.join(map(repr, valid))}; add --yes to confirm")
+    deleted = {name: api.Queue(name, client).clear() for name in valid}
+    if as_json:
+        _print_json({"action": "clear", "deleted": deleted})
+        return
+    for name, count in deleted.items():
+        click.echo(f"deleted {count:,} {'job' if count == 1 else 'jobs'} from queue {name!r}")
+
+
+def _report_queues(as_json: bool, done: str, names: Sequence[str]) -> None:
+    if as_json:
+        _print_json({"action": done, "queues": list(names)})
+    else:
+        click.echo(f"{done} {', '.join(map(repr, names))}")
 
 
 # --------------------------------------------------------------- sorted sets
