@@ -167,6 +167,21 @@ def test_queues_pause_and_resume(roadie, redis_client: redis.Redis) -> None:
     assert redis_client.smembers("paused") == {b"reports"}
 
 
+def test_queues_group_options_reach_subcommand(redis_url: str, redis_client: redis.Redis,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # A default Redis nobody listens on: the command must use the --redis-url given before "pause".
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    runner = CliRunner()
+
+    paused = runner.invoke(cli, ["queues", "--redis-url", redis_url, "--json", "pause", "mail"])
+    cleared = runner.invoke(cli, ["queues", "--redis-url", redis_url, "clear", "mail", "--yes"])
+
+    assert paused.exit_code == 0, paused.output
+    assert json.loads(paused.stdout) == {"action": "paused", "queues": ["mail"]}
+    assert redis_client.smembers("paused") == {b"mail"}
+    assert cleared.exit_code == 0, cleared.output
+
+
 def test_queues_pause_json(roadie, redis_client: redis.Redis) -> None:
     result = roadie("queues", "pause", "mail", "--json")
 

@@ -1,5 +1,5 @@
-"""Operator commands: ``roadie status``, ``queues``, ``retries``, ``scheduled``, ``dead``,
-``enqueue``, ``quiet`` and ``stop``.
+"""Operator commands: ``roadie status``, ``queues`` (with ``pause``, ``resume`` and
+``clear``), ``retries``, ``scheduled``, ``dead``, ``enqueue``, ``quiet`` and ``stop``.
 
 Each command reads or changes Redis through :mod:`roadie.api`, takes
 ``--redis-url``, ``-C/--config`` and ``--namespace`` to choose the Redis and key
@@ -10,8 +10,9 @@ Exit codes:
 
 * 0: success.
 * 1: an error: Redis unreachable, a job or process not found, invalid configuration.
-* 2: invalid usage: an unknown option, a missing argument, ``--all`` without
-  ``--yes``, or JSON_ARGS that is not a JSON array.
+* 2: invalid usage: an unknown option, a missing argument, ``--all`` or
+  ``queues clear`` without ``--yes``, an invalid queue name, or JSON_ARGS that
+  is not a JSON array.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def _admin_command(function: Callable[..., None]) -> Callable[..., None]:
     def run(redis_url: str | None, config: str | None, namespace: str | None, as_json: bool, **kwargs: Any) -> None:
         import redis
 
+        # `roadie queues --redis-url URL pause NAME` gives the options to the
+        # group; a subcommand falls back to them for the options it lacks.
+        parent = click.get_current_context().parent
+        inherited = parent.params if parent is not None else {}
+        redis_url = redis_url or inherited.get("redis_url")
+        config = config or inherited.get("config")
+        namespace = namespace if namespace is not None else inherited.get("namespace")
+        as_json = as_json or bool(inherited.get("as_json"))
         client = _make_client(redis_url, config, namespace)
         try:
             function(client=client, as_json=as_json, **kwargs)
