@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import orjson
 import pytest
+import redis
 
 import roadie
 from roadie.client import Client
@@ -21,6 +26,14 @@ _ran = 0
 @roadie.job(queue="prefetch")
 def quick(number: int) -> None:
     global _ran
+    with _lock:
+        _ran += 1
+
+
+@roadie.job(queue="prefetch")
+def sleeper(number: int, seconds: float) -> None:
+    global _ran
+    time.sleep(seconds)
     with _lock:
         _ran += 1
 
@@ -94,30 +107,104 @@ def test_capacity_unrun_jobs_leave_average() -> None:
     assert capacity.in_flight == 0
 
 
-def test_short_jobs_fetched_ahead(client: Client, run_burst: Callable[..., None], batch_sizes: list[int]) -> None:
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Make the in-process worker see only the given jobs as registered, so the test picks its pools."""
+    from roadie import jobs as jobs_module
+
+    def only(*functions: Any) -> None:
+        monkeypatch.setattr(jobs_module, "registered_jobs", lambda: {function.name: function for function in functions})
+
+    return only
+
+
+def test_short_jobs_fetched_ahead(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
+                                  registered: Callable[..., None]) -> None:
+    registered(quick)
     quick.set(client=client).perform_bulk([[number] for number in range(300)])
 
-    # This module registers an async job too, so the worker has 2 threads and 1 async slot.
-    run_burst(queues=["prefetch"], concurrency=2, async_concurrency=1, prefetch_wait=0.01)
+    run_burst(queues=["prefetch"], concurrency=2, prefetch_wait=0.01)
 
     assert _ran == 300
-    assert max(batch_sizes) > 3
+    assert max(batch_sizes) > 2
 
 
-def test_no_wait_fetches_for_free_slots(client: Client, run_burst: Callable[..., None],
-                                       batch_sizes: list[int]) -> None:
+def test_no_wait_fetches_for_free_slots(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
+                                       registered: Callable[..., None]) -> None:
+    registered(quick)
     quick.set(client=client).perform_bulk([[number] for number in range(300)])
 
-    run_burst(queues=["prefetch"], concurrency=2, async_concurrency=1, prefetch_wait=0)
+    run_burst(queues=["prefetch"], concurrency=2, prefetch_wait=0)
+
+    assert _ran == 300
+    assert max(batch_sizes) <= 2
+
+
+def test_mixed_kinds_fetch_for_free_slots(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
+                                         registered: Callable[..., None]) -> None:
+    registered(quick, overlapping)
+    quick.set(client=client).perform_bulk([[number] for number in range(300)])
+
+    run_burst(queues=["prefetch"], concurrency=2, async_concurrency=1, prefetch_wait=0.01)
 
     assert _ran == 300
     assert max(batch_sizes) <= 3
 
 
-def test_async_jobs_stay_within_async_concurrency(client: Client, run_burst: Callable[..., None]) -> None:
+def test_async_jobs_stay_within_async_concurrency(client: Client, run_burst: Callable[..., None],
+                                                  registered: Callable[..., None]) -> None:
+    registered(overlapping)
     overlapping.set(client=client).perform_bulk([[number] for number in range(60)])
 
-    run_burst(queues=["prefetch"], concurrency=2, async_concurrency=3, prefetch_wait=0.5)
+    run_burst(queues=["prefetch"], async_concurrency=3, prefetch_wait=0.5)
 
     assert _ran == 60
     assert _max_running <= 3
+
+
+def test_stale_fetched_ahead_jobs_go_back(client: Client, run_burst: Callable[..., None],
+                                          registered: Callable[..., None], redis_client: redis.Redis,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    registered(quick, sleeper)
+    quick.set(client=client).perform_bulk([[number] for number in range(100)])
+    sleeper.set(client=client).perform_bulk([[number, 0.7] for number in range(6)])
+    caplog.set_level(logging.INFO, logger="roadie.worker.manager")
+
+    # Short jobs first, so the worker fetches 3 jobs per slot ahead, then 0.7 s jobs on one
+    # thread: fetched-ahead slow jobs wait past the 1 s stale limit until a heartbeat pushes them back.
+    run_burst(queues=["prefetch"], concurrency=1, prefetch_wait=0.001)
+
+    assert _ran == 106
+    assert any("jobs back to queue 'prefetch'" in record.getMessage() for record in caplog.records)
+    assert redis_client.llen("queue:prefetch") == 0
+
+
+def test_stop_pushes_fetched_ahead_back_in_order(client: Client, redis_url: str, redis_client: redis.Redis,
+                                                 registered: Callable[..., None]) -> None:
+    from roadie.config import Settings
+    from roadie.worker.launcher import Launcher
+
+    registered(sleeper)
+    sleeper.set(client=client).perform_bulk([[number, 0.2] for number in range(20)])
+    launcher = Launcher(Settings(redis_url=redis_url, queues=["prefetch"], concurrency=1, prefetch_wait=1.0))
+    launcher.start()
+    # The first job sets the slot-time average; later fetches then take 3 more jobs than the one slot.
+    time.sleep(0.7)
+    launcher.stop(timeout=5)
+
+    waiting = [orjson.loads(raw)["args"][0] for raw in reversed(redis_client.lrange("queue:prefetch", 0, -1))]
+    assert waiting == list(range(_ran, 20))
+
+
+def test_quiet_claims_only_pending_units() -> None:
+    from roadie.worker.unit import UnitState, WorkUnit
+
+    running = WorkUnit(b"{}", "default")
+    waiting = WorkUnit(b"{}", "default")
+
+    assert running.start()
+    assert not running.claim_pending()
+    assert running.state is UnitState.RUNNING
+    assert waiting.claim_pending()
+    assert not waiting.start()
+    assert not waiting.started

@@ -60,9 +60,10 @@ class Capacity:
     short. From the moving average of how long a job occupies its slot, it
     allows as many extra jobs as keep the expected wait of one under
     ``prefetch_wait`` seconds, at most PREFETCH_PER_SLOT per slot. One round
-    trip then fetches a larger batch. Jobs that take 50 ms or more on 10
-    slots get at most one extra job at the default of 5 ms, so slow work is
-    not held back from other processes.
+    trip then fetches a larger batch. Once the average has caught up, jobs
+    that take 50 ms or more on 10 slots get at most one extra job at the
+    default of 5 ms. The manager pushes back jobs that waited too long when
+    the jobs turned long before the average did.
     """
 
     #: Maximum of jobs fetched ahead per slot.

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from roadie._time import now
 from roadie.config import Settings
 from roadie.errors import Shutdown
 from roadie.storage.keys import Keys
@@ -38,6 +37,9 @@ logger = logging.getLogger(__name__)
 # code (a sleep, a socket read) gets the interruption only when it returns to
 # Python. The job is already back in its queue, so the wait is kept short.
 _INTERRUPT_GRACE = 2.0
+
+# Minimum seconds a fetched job waits for a slot before reconcile() pushes it back.
+_STALE_PENDING_MINIMUM = 1.0
 
 
 class Manager:
@@ -77,9 +79,13 @@ class Manager:
         async_slots = settings.resolved_async_concurrency if has_async_jobs else 0
         # NOTE: with both kinds registered, a batch may hold more sync jobs
         # than free threads. The extra ones wait in this process, still in its
-        # in-progress list, until a thread is free. Jobs fetched ahead wait
-        # the same way.
-        self.capacity = Capacity(threads + async_slots, settings.prefetch_wait)
+        # in-progress list, until a thread is free. Fetching ahead is off
+        # then, because one estimate of slot time cannot fit both pools.
+        prefetch_wait = 0.0 if has_sync_jobs and has_async_jobs else settings.prefetch_wait
+        self.capacity = Capacity(threads + async_slots, prefetch_wait)
+        # Jobs fetched ahead that waited longer than this go back to their
+        # queue at the next heartbeat, for any process to take.
+        self._stale_after = max(_STALE_PENDING_MINIMUM, 100 * settings.prefetch_wait)
         self.concurrency = threads + async_slots
 
         # The acker and the fetcher each get their own connection pool: on a
@@ -119,7 +125,7 @@ class Manager:
         self.fetcher.quiet()
         with self._units_lock:
             pending = [unit for unit in self._units if unit.state is UnitState.PENDING]
-        self._requeue(pending)
+        self._requeue(pending, pending_only=True)
 
     def stop(self, deadline: float) -> bool:
         """Quiet, wait for running jobs until ``deadline`` (monotonic), then requeue the rest.
@@ -132,7 +138,7 @@ class Manager:
         # A waiter may have delivered a job after quiet began.
         with self._units_lock:
             late = [unit for unit in self._units if unit.state is UnitState.PENDING]
-        self._requeue(late)
+        self._requeue(late, pending_only=True)
 
         if not self._wait_for_running(deadline):
             with self._units_lock:
@@ -164,8 +170,18 @@ class Manager:
         received. Crash recovery skips live processes, so they would stay
         there. A job counts as lost only when it is unknown on two calls in a
         row, because one fetched a moment ago may not be known yet. Called by
-        the heartbeat; returns the number of jobs pushed back.
+        the heartbeat; returns the number of lost jobs pushed back.
+
+        Jobs that have waited for a slot longer than the stale limit are
+        pushed back too. That happens when jobs were fetched ahead just
+        before the jobs turned long, and it lets an idle process take them.
         """
+        now_monotonic = time.monotonic()
+        with self._units_lock:
+            stale = [unit for unit in self._units
+                     if unit.state is UnitState.PENDING and now_monotonic - unit.fetched > self._stale_after]
+        if stale and not self._quiet.is_set():
+            self._requeue(stale, pending_only=True)
         listed: set[tuple[str, bytes]] = set()
         for spec in self._settings.queues:
             key = self._keys.inprogress(self._identity, spec.name)
@@ -209,7 +225,7 @@ class Manager:
         with self._units_lock:
             self._units.update(units)
         if self._quiet.is_set():
-            self._requeue(units)
+            self._requeue(units, pending_only=True)
             return
         for unit in units:
             self.runner.prepare(unit)
@@ -223,12 +239,23 @@ class Manager:
             if unit not in self._units:
                 return
             self._units.discard(unit)
-        self.capacity.release(now() - unit.started_at if unit.started_at else None)
+        self.capacity.release(time.monotonic() - unit.run_started if unit.started else None)
 
-    def _requeue(self, units: Iterable[WorkUnit], *, already_claimed: bool = False) -> None:
+    def _requeue(
+        self, units: Iterable[WorkUnit], *, already_claimed: bool = False, pending_only: bool = False
+    ) -> None:
+        """Push ``units`` back to their queues; ``pending_only`` leaves those a thread has started."""
         by_queue: dict[str, list[WorkUnit]] = {}
-        for unit in units:
-            if already_claimed or unit.claim_for_requeue():
+        # The requeue script pushes to the consuming end one by one, so the
+        # last fetched goes first and the first fetched runs first again.
+        for unit in sorted(units, key=lambda unit: unit.sequence, reverse=True):
+            if already_claimed:
+                claimed = True
+            elif pending_only:
+                claimed = unit.claim_pending()
+            else:
+                claimed = unit.claim_for_requeue()
+            if claimed:
                 by_queue.setdefault(unit.queue, []).append(unit)
         for queue, group in by_queue.items():
             try:
@@ -244,7 +271,7 @@ class Manager:
                 logger.error("could not push %d jobs back to queue %r (%s); crash recovery will", len(group),
                              queue, exc)
             for unit in group:
-                if unit.state is UnitState.REQUEUED and unit.thread_id is None:
+                if not unit.started:
                     # Never started: nothing else will release its slot.
                     self._done(unit)
 

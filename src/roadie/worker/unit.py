@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import threading
+import time
 from typing import Any
+
+# Fetch order across every unit of the process, so jobs pushed back at
+# shutdown can keep their order.
+_sequence = itertools.count()
 
 
 class UnitState(enum.Enum):
@@ -24,11 +30,17 @@ class WorkUnit:
     """
 
     __slots__ = ("raw", "queue", "job", "arguments", "function", "error", "state", "lock", "thread_id", "started_at",
-                 "task")
+                 "task", "sequence", "fetched", "started", "run_started")
 
     def __init__(self, raw: bytes, queue: str) -> None:
         self.raw = raw
         self.queue = queue
+        self.sequence = next(_sequence)
+        # time.monotonic() at fetch, and at start, for waits and slot times.
+        self.fetched = time.monotonic()
+        self.run_started = 0.0
+        # True once a thread or task took the unit, even if shutdown requeued it afterwards.
+        self.started = False
         self.job: dict[str, Any] | None = None
         # Positional and keyword arguments for the job function, set when it is resolved.
         self.arguments: tuple[list[Any], dict[str, Any]] | None = None
@@ -59,6 +71,8 @@ class WorkUnit:
             if self.state is not UnitState.PENDING:
                 return False
             self.state = UnitState.RUNNING
+            self.started = True
+            self.run_started = time.monotonic()
             return True
 
     def finish(self) -> bool:
@@ -73,6 +87,14 @@ class WorkUnit:
         """Move PENDING or RUNNING to REQUEUED; False when the outcome is already being written."""
         with self.lock:
             if self.state in (UnitState.PENDING, UnitState.RUNNING):
+                self.state = UnitState.REQUEUED
+                return True
+            return False
+
+    def claim_pending(self) -> bool:
+        """Move PENDING to REQUEUED; False when a thread or task has started the unit."""
+        with self.lock:
+            if self.state is UnitState.PENDING:
                 self.state = UnitState.REQUEUED
                 return True
             return False
