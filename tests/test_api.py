@@ -538,7 +538,7 @@ def test_search_returns_matches_in_display_order(client: Client, redis_client: r
     result = api.DeadSet(client).search("customer")
 
     assert [entry.jid for entry in result.entries] == [jid_for(index) for index in (5, 4, 3, 2, 1)]
-    assert (result.start, result.next_start, result.size, result.searched_to) == (0, None, 6, 6)
+    assert (result.start, result.searched_to, result.size, result.next_cursor) == (0, 6, 6, None)
 
 
 def test_search_stops_at_limit_and_goes_on(client: Client, redis_client: redis.Redis) -> None:
@@ -547,13 +547,58 @@ def test_search_stops_at_limit_and_goes_on(client: Client, redis_client: redis.R
     retries = api.RetrySet(client)
 
     first = retries.search("needle", limit=2)
-    rest = retries.search("needle", first.next_start or 0, limit=10)
+    rest = retries.search("needle", first.next_cursor, limit=10)
 
     assert [entry.jid for entry in first.entries] == [jid_for(1), jid_for(3)]
     # The second match is the fourth entry, so the next search starts just after it.
-    assert first.next_start == 4
+    assert first.next_cursor == api.SearchCursor(3.0, 1)
+    assert first.searched_to == 4
     assert [entry.jid for entry in rest.entries] == [jid_for(5), jid_for(7), jid_for(9)]
-    assert rest.next_start is None
+    assert rest.start == 4
+    assert rest.next_cursor is None
+
+
+def test_search_cursor_survives_removed_entries(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("retry", {job_bytes(jid_for(index), args=["needle" if index in (25, 26) else "hay"]):
+                                float(index) for index in range(40)})
+    retries = api.RetrySet(client)
+
+    first = retries.search("needle", limit=1)
+    # The poller takes due retries from the front, which shifts every rank.
+    redis_client.zpopmin("retry", 5)
+    second = retries.search("needle", first.next_cursor, limit=1)
+
+    assert [entry.jid for entry in first.entries] == [jid_for(25)]
+    assert [entry.jid for entry in second.entries] == [jid_for(26)]
+
+
+def test_search_cursor_ignores_new_dead_jobs(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("dead", {job_bytes(jid_for(index), args=["needle"]): float(index) for index in range(10)})
+    dead = api.DeadSet(client)
+
+    first = dead.search("needle", limit=5)
+    # Jobs that die meanwhile go in at the top of the newest-first order.
+    redis_client.zadd("dead", {job_bytes(jid_for(100 + index), args=["needle"]): 100.0 + index for index in range(3)})
+    second = dead.search("needle", first.next_cursor, limit=5)
+
+    assert [entry.jid for entry in first.entries] == [jid_for(index) for index in (9, 8, 7, 6, 5)]
+    assert [entry.jid for entry in second.entries] == [jid_for(index) for index in (4, 3, 2, 1, 0)]
+
+
+def test_search_through_equal_scores(client: Client, redis_client: redis.Redis) -> None:
+    redis_client.zadd("schedule", {job_bytes(jid_for(index), args=["needle"]): 7.0 for index in range(5)})
+    scheduled = api.ScheduledSet(client)
+
+    seen = []
+    cursor = None
+    for _ in range(5):
+        result = scheduled.search("needle", cursor, limit=2)
+        seen += [entry.jid for entry in result.entries]
+        cursor = result.next_cursor
+        if cursor is None:
+            break
+
+    assert sorted(seen) == [jid_for(index) for index in range(5)]
 
 
 def test_search_matches_literally(client: Client, redis_client: redis.Redis) -> None:
@@ -572,12 +617,24 @@ def test_search_time_budget_stops_at_chunk_boundary(client: Client, redis_client
     redis_client.zadd("schedule", {job_bytes(jid_for(99_999), args=["late"]): 1e12})
 
     stopped = api.ScheduledSet(client).search("late", time_budget=0)
-    finished = api.ScheduledSet(client).search("late", stopped.next_start or 0, time_budget=0)
+    finished = api.ScheduledSet(client).search("late", stopped.next_cursor, time_budget=0)
 
     assert stopped.entries == []
-    assert stopped.next_start == SEARCH_CHUNK
+    assert stopped.searched_to == SEARCH_CHUNK
     assert [entry.jid for entry in finished.entries] == [jid_for(99_999)]
-    assert finished.next_start is None
+    assert finished.next_cursor is None
+
+
+@pytest.mark.parametrize("text", ["", "1.5", "abc,1", "1.5,x", "nan,0", "inf,0", "1.5,-1"])
+def test_search_cursor_rejects_invalid_text(text: str) -> None:
+    with pytest.raises(ValueError, match="search cursor"):
+        api.SearchCursor.parse(text)
+
+
+def test_search_cursor_text_round_trip() -> None:
+    cursor = api.SearchCursor(1733353200.123456, 2)
+
+    assert api.SearchCursor.parse(str(cursor)) == cursor
 
 
 def test_search_rejects_zero_limit(client: Client) -> None:

@@ -299,19 +299,37 @@ def test_set_filter_glob_characters_literal(dashboard, seed) -> None:
 
 
 def test_set_filter_goes_on_from_last_match(dashboard, seed) -> None:
+    now = time.time()
     for index in range(30):
-        seed.dead(score=time.time() - index, args=[f"needle-{index:02d}"])
+        seed.dead(score=now - index, args=[f"needle-{index:02d}"])
+    cursor = f"{now - 24!r},1"
 
     first = dashboard.get("/morgue?substr=needle&evil=1").text
-    further = dashboard.get("/morgue?substr=needle&start=25").text
+    further = dashboard.get("/morgue", params={"substr": "needle", "after": cursor}).text
 
     assert _rows(first) == 25
-    assert 'href="/morgue?substr=needle&amp;start=25"' in first
+    assert f'href="/morgue?substr=needle&amp;after={quote(cursor, safe="")}"' in first
     assert "25 jobs match the filter in jobs 1–25 of 30" in first
     assert _rows(further) == 5
     assert "needle-29" in further
+    assert "needle-24" not in further
     assert "Search further" not in further
     assert 'href="/morgue?substr=needle">« Search from the start' in further
+
+
+def test_set_filter_says_when_nothing_further(dashboard, seed) -> None:
+    now = time.time()
+    seed.dead(score=now, args=["needle"])
+    seed.dead(score=now - 1, args=["hay"])
+
+    html = dashboard.get("/morgue", params={"substr": "needle", "after": f"{now!r},1"}).text
+
+    assert "No further job matches the filter." in html
+
+
+def test_set_filter_invalid_cursor_rejected(dashboard, seed) -> None:
+    assert dashboard.get("/retries", params={"substr": "x", "after": "abc"}).status_code == 400
+    assert dashboard.get("/retries", params={"after": "1.5"}).status_code == 400
 
 
 def test_set_filter_shows_progress_when_time_runs_out(dashboard, seed, monkeypatch) -> None:
@@ -327,7 +345,7 @@ def test_set_filter_shows_progress_when_time_runs_out(dashboard, seed, monkeypat
 
     assert "No match in the jobs searched so far." in html
     assert f"0 jobs match the filter in jobs 1–{SEARCH_CHUNK:,} of {SEARCH_CHUNK + 1:,}" in html
-    assert f'href="/retries?substr=needle&amp;start={SEARCH_CHUNK}"' in html
+    assert quote(f"{now + SEARCH_CHUNK - 1!r},1", safe="") in html
 
 
 def test_retry_detail_shows_every_field(dashboard, seed) -> None:

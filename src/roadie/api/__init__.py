@@ -39,7 +39,16 @@ from roadie.api.metrics import JobMetrics, JobReport, Metrics, MetricsReport
 from roadie.api.processes import Process, ProcessSet, Work, WorkSet
 from roadie.api.queues import Queue, QueueSummary
 from roadie.api.records import JobRecord
-from roadie.api.sets import DeadSet, JobSet, RetrySet, ScheduledSet, SearchResult, SortedEntry, SortedSet
+from roadie.api.sets import (
+    DeadSet,
+    JobSet,
+    RetrySet,
+    ScheduledSet,
+    SearchCursor,
+    SearchResult,
+    SortedEntry,
+    SortedSet,
+)
 from roadie.api.stats import Stats
 
 __all__ = [
@@ -56,6 +65,7 @@ __all__ = [
     "QueueSummary",
     "RetrySet",
     "ScheduledSet",
+    "SearchCursor",
     "SearchResult",
     "SortedEntry",
     "SortedSet",

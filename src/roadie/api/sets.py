@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,20 @@ DRAIN_BATCH = 100
 
 # Entries read per ZRANGE by SortedSet.search.
 SEARCH_CHUNK = 1000
+
+
+def _advance(cursor: SearchCursor | None, pairs: Sequence[tuple[bytes, float]]) -> SearchCursor:
+    """Return the cursor just after ``pairs``, the entries read in order from ``cursor``."""
+    last = pairs[-1][1]
+    ties = 0
+    for _raw, score in reversed(pairs):
+        if score != last:
+            break
+        ties += 1
+    if ties == len(pairs) and cursor is not None and cursor.score == last:
+        # Every entry read shares the cursor's score, so the ties add up.
+        ties += cursor.ties
+    return SearchCursor(last, ties)
 
 
 class SortedEntry(JobRecord):
@@ -86,22 +101,49 @@ class SortedEntry(JobRecord):
 
 
 @dataclass(frozen=True)
+class SearchCursor:
+    """A point to resume a search from: after ``ties`` entries scored exactly ``score``, in iteration order.
+
+    A score does not move when entries before it are added or removed, as a
+    rank does, so a search resumed from a cursor neither skips nor repeats
+    entries while workers change the set. Its text form, ``"<score>,<ties>"``,
+    fits in a URL.
+    """
+
+    score: float
+    ties: int
+
+    def __str__(self) -> str:
+        return f"{self.score!r},{self.ties}"
+
+    @classmethod
+    def parse(cls, text: str) -> SearchCursor:
+        """Read the text form; raise ValueError naming the problem."""
+        score_text, separator, ties_text = text.partition(",")
+        try:
+            score = float(score_text)
+            ties = int(ties_text)
+        except ValueError:
+            raise ValueError(f"invalid search cursor {text[:60]!r}: expected <score>,<count>") from None
+        if not separator or not math.isfinite(score) or not 0 <= ties <= 1_000_000_000:
+            raise ValueError(f"invalid search cursor {text[:60]!r}: expected <score>,<count>")
+        return cls(score, ties)
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """The result of :meth:`SortedSet.search`: the matches, and the position where it stopped."""
+    """The result of :meth:`SortedSet.search`: the matches, and where the search stopped."""
 
     #: The matching entries, in iteration order.
     entries: list[SortedEntry]
-    #: Position, in iteration order, where the search began.
+    #: How many entries precede the starting point, in iteration order.
     start: int
-    #: Position to search on from; None once the search reached the end of the set.
-    next_start: int | None
-    #: The set's size when the last entries were read.
+    #: How many entries precede the stopping point: ``start`` plus those examined.
+    searched_to: int
+    #: The set's size when the search ended.
     size: int
-
-    @property
-    def searched_to(self) -> int:
-        """Position just after the last entry examined."""
-        return self.size if self.next_start is None else self.next_start
+    #: The cursor to search on from; None once the search reached the end of the set.
+    next_cursor: SearchCursor | None
 
 
 class SortedSet(_RedisBound):
@@ -165,44 +207,62 @@ class SortedSet(_RedisBound):
                 yield SortedEntry(self, raw, score)
 
     @_translated
-    def search(self, substring: str, start: int = 0, *, limit: int = 25,
+    def search(self, substring: str, after: SearchCursor | None = None, *, limit: int = 25,
                time_budget: float | None = None) -> SearchResult:
-        """Return up to ``limit`` entries whose bytes contain ``substring``, reading in iteration order from ``start``.
+        """Return up to ``limit`` entries whose bytes contain ``substring``, in iteration order, from ``after``.
 
         Unlike :meth:`scan`, the matches come in display order (the dead set
         newest first), so the first page of matches is found without reading
-        the whole set. The entries are read SEARCH_CHUNK at a time with
-        ZRANGE and compared in this process, so Redis does no matching. The
+        the whole set. Entries are read SEARCH_CHUNK at a time with ZRANGE
+        BYSCORE and compared in this process, so Redis does no matching. The
         search stops at ``limit`` matches, at the end of the set, or at the
-        first chunk boundary after ``time_budget`` seconds;
-        :attr:`SearchResult.next_start` is where another call goes on.
-        Positions are ranks, so entries added or removed before ``start``
-        between two calls shift the next call's window, as with pages.
+        first chunk boundary after ``time_budget`` seconds.
+        :attr:`SearchResult.next_cursor` is where another call goes on.
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit!r}")
         needle = substring.encode()
         deadline = None if time_budget is None else time.monotonic() + time_budget
         found: list[SortedEntry] = []
-        position = max(0, start)
+        cursor = after
+        start = self._entries_before(cursor)
         while True:
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.zcard(self.key)
-                pipe.zrange(self.key, position, position + SEARCH_CHUNK - 1, desc=self.newest_first,
-                            withscores=True)
-                size, pairs = pipe.execute()
-            size = int(size)
+            pairs = self._chunk_after(cursor)
             for offset, (raw, score) in enumerate(pairs):
                 if needle in raw:
                     found.append(SortedEntry(self, raw, score))
                     if len(found) == limit:
-                        following = position + offset + 1
-                        return SearchResult(found, start, following if following < size else None, size)
-            position += len(pairs)
-            if len(pairs) < SEARCH_CHUNK or position >= size:
-                return SearchResult(found, start, None, size)
+                        return self._search_result(found, start, _advance(cursor, pairs[:offset + 1]))
+            if len(pairs) < SEARCH_CHUNK:
+                return self._search_result(found, start, None)
+            cursor = _advance(cursor, pairs)
             if deadline is not None and time.monotonic() >= deadline:
-                return SearchResult(found, start, position, size)
+                return self._search_result(found, start, cursor)
+
+    def _chunk_after(self, cursor: SearchCursor | None) -> list[tuple[bytes, float]]:
+        """Read the next SEARCH_CHUNK entries after ``cursor`` in iteration order."""
+        if self.newest_first:
+            high = "+inf" if cursor is None else repr(cursor.score)
+            return list(self.connection.zrange(self.key, high, "-inf", desc=True, byscore=True, withscores=True,
+                                               offset=0 if cursor is None else cursor.ties, num=SEARCH_CHUNK))
+        low = "-inf" if cursor is None else repr(cursor.score)
+        return list(self.connection.zrange(self.key, low, "+inf", byscore=True, withscores=True,
+                                           offset=0 if cursor is None else cursor.ties, num=SEARCH_CHUNK))
+
+    def _entries_before(self, cursor: SearchCursor | None) -> int:
+        if cursor is None:
+            return 0
+        if self.newest_first:
+            return int(self.connection.zcount(self.key, f"({cursor.score!r}", "+inf")) + cursor.ties
+        return int(self.connection.zcount(self.key, "-inf", f"({cursor.score!r}")) + cursor.ties
+
+    def _search_result(self, found: list[SortedEntry], start: int, cursor: SearchCursor | None) -> SearchResult:
+        size = int(self.connection.zcard(self.key))
+        if cursor is None:
+            return SearchResult(found, start, size, size, None)
+        searched_to = min(self._entries_before(cursor), size)
+        # A page that filled up on the set's last entry has nothing left to search.
+        return SearchResult(found, start, searched_to, size, cursor if searched_to < size else None)
 
     def find_job(self, jid: str) -> SortedEntry | None:
         """Return the entry whose jid is ``jid``, found with ZSCAN; None if absent."""

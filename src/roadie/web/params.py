@@ -42,8 +42,6 @@ MIN_COUNT, MAX_COUNT = 1, 1000
 # Pages beyond this are a typo, not a real request: a million pages of 1000
 # rows is more than any list holds.
 MAX_PAGE = 1_000_000
-# Highest position a filtered list may search on from.
-MAX_START = 1_000_000_000
 # Characters of a ?substr= filter; a longer one matches nothing useful.
 MAX_SUBSTRING = 200
 # Characters of a job name in a /metrics/<name> path. Longer names are surely

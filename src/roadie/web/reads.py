@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from roadie.api import JobRecord, Queue, SearchResult, SortedEntry, SortedSet
+from roadie.api import JobRecord, Queue, SearchCursor, SearchResult, SortedEntry, SortedSet
 
 __all__ = ["SEARCH_TIME_BUDGET", "Page", "queue_page", "set_page", "set_search", "slice_page"]
 
@@ -64,9 +64,9 @@ def set_page(sorted_set: SortedSet, page: int, count: int) -> Page[SortedEntry]:
     return Page(rows, total, page, count)
 
 
-def set_search(sorted_set: SortedSet, substring: str, start: int, count: int) -> SearchResult:
-    """Return up to ``count`` entries containing ``substring``, searched in display order from position ``start``."""
-    return sorted_set.search(substring, start, limit=count, time_budget=SEARCH_TIME_BUDGET)
+def set_search(sorted_set: SortedSet, substring: str, after: SearchCursor | None, count: int) -> SearchResult:
+    """Return up to ``count`` entries containing ``substring``, searched in display order from ``after``."""
+    return sorted_set.search(substring, after, limit=count, time_budget=SEARCH_TIME_BUDGET)
 
 
 def slice_page(rows: Sequence[Row], page: int, count: int) -> Page[Row]:

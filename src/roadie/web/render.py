@@ -33,7 +33,7 @@ __all__ = ["FLASH_COOKIE", "base_path", "build_environment", "redirect", "render
 
 FLASH_COOKIE = "roadie_flash"
 # Query parameters that links to other pages of the same list carry over; others are dropped.
-LINK_PARAMETERS = frozenset({"page", "count", "days", "substr", "start", "direction", "period"})
+LINK_PARAMETERS = frozenset({"page", "count", "days", "substr", "after", "direction", "period"})
 # Characters of args and error messages shown in a list row; Sidekiq cuts at the same length.
 ARGS_DISPLAY_CHARS = 2000
 MESSAGE_DISPLAY_CHARS = 200

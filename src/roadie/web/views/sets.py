@@ -19,13 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roadie.api import DeadSet, JobSet, RetrySet, ScheduledSet, SearchResult, SortedEntry
+from roadie.api import DeadSet, JobSet, RetrySet, ScheduledSet, SearchCursor, SearchResult, SortedEntry
 from roadie.client import Client
 from roadie.errors import JobArgumentError, PayloadError
 from roadie.web.params import (
     MAX_COUNT,
     MAX_PAGE,
-    MAX_START,
     EntryKey,
     int_param,
     parse_entry_key,
@@ -104,13 +103,13 @@ def _list_handler(kind: SetKind) -> Callable[[Request], Any]:
         page_number = int_param(request, "page", 1, 1, MAX_PAGE)
         count = int_param(request, "count", DEFAULT_COUNT, 1, MAX_COUNT)
         substring = substring_param(request)
+        after = _cursor_param(request)
         job_set = kind.open(client_of(request))
         entries: Page[SortedEntry] | None = None
         search: SearchResult | None = None
         if substring:
-            # A filtered list goes forward by position in the set, not by page.
-            start = int_param(request, "start", 0, 0, MAX_START)
-            search = await blocking(set_search, job_set, substring, start, count)
+            # A filtered list goes forward from where the last search stopped, not by page.
+            search = await blocking(set_search, job_set, substring, after, count)
             rows = search.entries
         else:
             entries = await blocking(set_page, job_set, page_number, count)
@@ -126,6 +125,17 @@ def _list_handler(kind: SetKind) -> Callable[[Request], Any]:
         })
 
     return list_page
+
+
+def _cursor_param(request: Request) -> SearchCursor | None:
+    """Return the ``after`` parameter of a filtered list; 400 when it is not a ``<score>,<count>`` cursor."""
+    raw = request.query_params.get("after", "")
+    if not raw:
+        return None
+    try:
+        return SearchCursor.parse(raw)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def _find(job_set: JobSet, key: EntryKey) -> list[SortedEntry]:
