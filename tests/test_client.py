@@ -221,12 +221,24 @@ def test_push_many_checks_shared_value_once(client: Client, monkeypatch: pytest.
     calls: list[str] = []
     original = payload.option_problem
     monkeypatch.setattr(payload, "option_problem", lambda name, value: calls.append(name) or original(name, value))
-    tags = ["shared"]
-
-    client.push_many([{"class": "HardJob", "args": [number], "queue": "bulk", "tags": tags} for number in range(5)])
+    client.push_many([{"class": "HardJob", "args": [number], "queue": "bulk"} for number in range(5)])
 
     assert calls.count("queue") == 1
     assert calls.count("retry") == 1
+
+
+def test_push_many_checks_shared_dict_each_time(client: Client, redis_client: redis.Redis) -> None:
+    meta: dict[str, Any] = {}
+
+    def jobs() -> Iterator[dict[str, Any]]:
+        for number in range(3):
+            yield {"class": "HardJob", "args": [number], "meta": meta}
+            meta["when"] = dt.datetime(2026, 1, 1)
+
+    with pytest.raises(JobArgumentError, match=r"meta\['when'\]: datetime"):
+        client.push_many(jobs())
+
+    assert redis_client.dbsize() == 0
 
 
 def test_push_many_checks_each_new_value(client: Client, redis_client: redis.Redis) -> None:
@@ -528,3 +540,39 @@ def test_async_unreachable_redis_error() -> None:
     message = str(info.value)
     assert "s3cret" not in message
     assert "redis://user:***@127.0.0.1:" in message
+
+
+# ------------------------------------------------------------ read-only server
+
+
+@pytest.fixture
+def replica_url() -> Iterator[str]:
+    """A private Redis made a replica of an address where nothing listens, so it rejects writes."""
+    from roadie.storage.embedded import EmbeddedRedis
+
+    with EmbeddedRedis() as server:
+        admin = redis.Redis.from_url(server.url)
+        admin.execute_command("REPLICAOF", "127.0.0.1", "1")
+        admin.close()
+        yield server.url
+
+
+def test_push_to_replica_raises_unavailable(replica_url: str) -> None:
+    with Client(replica_url) as client:
+        with pytest.raises(RedisUnavailableError, match="read-only"):
+            client.push({"class": "HardJob", "args": [1]})
+        with pytest.raises(RedisUnavailableError, match="read-only"):
+            client.push({"class": "HardJob", "args": [1], "at": time.time() + 60})
+        with pytest.raises(RedisUnavailableError, match="read-only"):
+            client.push_bulk({"class": "HardJob", "args": [[1], [2]]})
+
+
+def test_async_push_to_replica_raises_unavailable(replica_url: str) -> None:
+    async def pushes() -> None:
+        async with AsyncClient(replica_url) as client:
+            with pytest.raises(RedisUnavailableError, match="read-only"):
+                await client.push({"class": "HardJob", "args": [1]})
+            with pytest.raises(RedisUnavailableError, match="read-only"):
+                await client.push_bulk({"class": "HardJob", "args": [[1], [2]]})
+
+    asyncio.run(pushes())

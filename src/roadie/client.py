@@ -6,13 +6,15 @@ for Ruby classes by name::
     client = roadie.Client("redis://localhost:6379/0")
     client.push({"class": "HardJob", "args": [1, "two"], "queue": "critical"})
 
-Pushing now is ``SADD queues`` plus ``LPUSH queue:<name>`` in one pipeline; a
-job with a future ``at`` goes to the ``schedule`` sorted set instead.
+Pushing now is ``SADD queues`` plus ``LPUSH queue:<name>``: one call of the
+``push`` script for a single job, one pipeline for many. A job with a future
+``at`` goes to the ``schedule`` sorted set instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import weakref
@@ -29,6 +31,7 @@ from roadie.errors import JobArgumentError
 from roadie.middleware import Chain, client_middleware
 from roadie.storage import keys as keys_module
 from roadie.storage.redis import CONNECTION_ERRORS, connect, connect_async, unavailable
+from roadie.storage.scripts import script_source
 
 __all__ = [
     "AsyncClient",
@@ -48,6 +51,7 @@ BULK_BATCH_SIZE = 1000
 
 # Marks a key that no earlier job of a bulk push has checked.
 _UNCHECKED = object()
+_IMMUTABLE_TYPES = (str, int, float, bool, type(None))
 
 
 class _Prepared:
@@ -131,13 +135,13 @@ class _BaseClient:
         for key, value in item.items():
             if key in ("args", "kwargs"):
                 continue
-            if checked is not None:
-                if checked.get(key, _UNCHECKED) is value:
-                    continue
-                payload.check_json_native(value, key)
+            if checked is not None and checked.get(key, _UNCHECKED) is value:
+                continue
+            payload.check_json_native(value, key)
+            # Only immutable values are remembered: a dict or list shared by
+            # the jobs could change between them.
+            if checked is not None and type(value) in _IMMUTABLE_TYPES:
                 checked[key] = value
-            else:
-                payload.check_json_native(value, key)
         return item
 
     @staticmethod
@@ -181,6 +185,11 @@ class _BaseClient:
                 item["class"], item["jid"], len(data), self.settings.max_payload_bytes,
             )
         return _Prepared(item["jid"], item["queue"], data, run_at)
+
+    @functools.cached_property
+    def _push_script(self) -> Any:
+        """The ``push`` script, which writes one job with one command instead of a pipeline of two."""
+        return self.connection.register_script(script_source("push"))  # type: ignore[attr-defined]
 
     def _write_commands(self, pipe: Any, batch: Sequence[_Prepared]) -> None:
         by_queue: dict[str, list[bytes]] = {}
@@ -268,9 +277,10 @@ class Client(_BaseClient):
     def push_many(self, jobs: Iterable[Mapping[str, Any]], *, batch_size: int = BULK_BATCH_SIZE) -> list[str | None]:
         """Push job hashes in pipelines of ``batch_size``; return their jids (None where stopped).
 
-        A value object shared by several of the hashes, such as the options
-        of one perform_bulk call, is validated once, so do not change it
-        while the jobs are being pushed.
+        A string, number, bool or None shared by several of the hashes, such
+        as the queue and retry options of one perform_bulk call, is validated
+        once. Dicts and lists are validated for every job, because they could
+        change between jobs.
         """
         jids: list[str | None] = []
         batch: list[_Prepared] = []
@@ -311,6 +321,9 @@ class Client(_BaseClient):
     def _execute(self, batch: Sequence[_Prepared]) -> None:
         for attempt in (1, 2):
             try:
+                if len(batch) == 1:
+                    self._write_one(batch[0])
+                    return
                 with self.connection.pipeline(transaction=False) as pipe:
                     self._write_commands(pipe, batch)
                     pipe.execute()
@@ -318,11 +331,19 @@ class Client(_BaseClient):
             except redis.exceptions.ReadOnlyError:
                 # After a failover the old primary returns READONLY errors; new
                 # connections find the new primary. Retry once, as Sidekiq does.
+                # A script that writes fails with READONLY too.
                 self.connection.connection_pool.disconnect()
                 if attempt == 2:
                     raise unavailable(self.url, RuntimeError("server is read-only after two attempts")) from None
             except CONNECTION_ERRORS as exc:
                 raise unavailable(self.url, exc) from exc
+
+    def _write_one(self, job: _Prepared) -> None:
+        if job.at is not None:
+            self.connection.zadd(self.keys.schedule, {job.data: job.at})
+        else:
+            self._push_script(keys=[self.keys.queues, self.keys.queue(job.queue)], args=[job.queue, job.data],
+                              client=self.connection)
 
 
 class AsyncClient(_BaseClient):
@@ -412,6 +433,9 @@ class AsyncClient(_BaseClient):
     async def _execute(self, batch: Sequence[_Prepared]) -> None:
         for attempt in (1, 2):
             try:
+                if len(batch) == 1:
+                    await self._write_one(batch[0])
+                    return
                 async with self.connection.pipeline(transaction=False) as pipe:
                     self._write_commands(pipe, batch)
                     await pipe.execute()
@@ -422,6 +446,13 @@ class AsyncClient(_BaseClient):
                     raise unavailable(self.url, RuntimeError("server is read-only after two attempts")) from None
             except CONNECTION_ERRORS as exc:
                 raise unavailable(self.url, exc) from exc
+
+    async def _write_one(self, job: _Prepared) -> None:
+        if job.at is not None:
+            await self.connection.zadd(self.keys.schedule, {job.data: job.at})
+        else:
+            await self._push_script(keys=[self.keys.queues, self.keys.queue(job.queue)], args=[job.queue, job.data],
+                                    client=self.connection)
 
 
 # ------------------------------------------------------------ process defaults
