@@ -6,15 +6,13 @@ for Ruby classes by name::
     client = roadie.Client("redis://localhost:6379/0")
     client.push({"class": "HardJob", "args": [1, "two"], "queue": "critical"})
 
-Pushing now is ``SADD queues`` plus ``LPUSH queue:<name>``: one call of the
-``push`` script for a single job, one pipeline for many. A job with a future
-``at`` goes to the ``schedule`` sorted set instead.
+Pushing now is ``SADD queues`` plus ``LPUSH queue:<name>`` in one pipeline; a
+job with a future ``at`` goes to the ``schedule`` sorted set instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import weakref
@@ -31,7 +29,6 @@ from roadie.errors import JobArgumentError
 from roadie.middleware import Chain, client_middleware
 from roadie.storage import keys as keys_module
 from roadie.storage.redis import CONNECTION_ERRORS, connect, connect_async, unavailable
-from roadie.storage.scripts import script_source
 
 __all__ = [
     "AsyncClient",
@@ -186,11 +183,6 @@ class _BaseClient:
             )
         return _Prepared(item["jid"], item["queue"], data, run_at)
 
-    @functools.cached_property
-    def _push_script(self) -> Any:
-        """The ``push`` script, which writes one job with one command instead of a pipeline of two."""
-        return self.connection.register_script(script_source("push"))  # type: ignore[attr-defined]
-
     def _write_commands(self, pipe: Any, batch: Sequence[_Prepared]) -> None:
         by_queue: dict[str, list[bytes]] = {}
         for job in batch:
@@ -321,9 +313,6 @@ class Client(_BaseClient):
     def _execute(self, batch: Sequence[_Prepared]) -> None:
         for attempt in (1, 2):
             try:
-                if len(batch) == 1:
-                    self._write_one(batch[0])
-                    return
                 with self.connection.pipeline(transaction=False) as pipe:
                     self._write_commands(pipe, batch)
                     pipe.execute()
@@ -331,19 +320,11 @@ class Client(_BaseClient):
             except redis.exceptions.ReadOnlyError:
                 # After a failover the old primary returns READONLY errors; new
                 # connections find the new primary. Retry once, as Sidekiq does.
-                # A script that writes fails with READONLY too.
                 self.connection.connection_pool.disconnect()
                 if attempt == 2:
                     raise unavailable(self.url, RuntimeError("server is read-only after two attempts")) from None
             except CONNECTION_ERRORS as exc:
                 raise unavailable(self.url, exc) from exc
-
-    def _write_one(self, job: _Prepared) -> None:
-        if job.at is not None:
-            self.connection.zadd(self.keys.schedule, {job.data: job.at})
-        else:
-            self._push_script(keys=[self.keys.queues, self.keys.queue(job.queue)], args=[job.queue, job.data],
-                              client=self.connection)
 
 
 class AsyncClient(_BaseClient):
@@ -433,9 +414,6 @@ class AsyncClient(_BaseClient):
     async def _execute(self, batch: Sequence[_Prepared]) -> None:
         for attempt in (1, 2):
             try:
-                if len(batch) == 1:
-                    await self._write_one(batch[0])
-                    return
                 async with self.connection.pipeline(transaction=False) as pipe:
                     self._write_commands(pipe, batch)
                     await pipe.execute()
@@ -446,13 +424,6 @@ class AsyncClient(_BaseClient):
                     raise unavailable(self.url, RuntimeError("server is read-only after two attempts")) from None
             except CONNECTION_ERRORS as exc:
                 raise unavailable(self.url, exc) from exc
-
-    async def _write_one(self, job: _Prepared) -> None:
-        if job.at is not None:
-            await self.connection.zadd(self.keys.schedule, {job.data: job.at})
-        else:
-            await self._push_script(keys=[self.keys.queues, self.keys.queue(job.queue)], args=[job.queue, job.data],
-                                    client=self.connection)
 
 
 # ------------------------------------------------------------ process defaults

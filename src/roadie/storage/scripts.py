@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["SCRIPT_NAMES", "script_source", "scripts_for"]
 
-SCRIPT_NAMES = ("fetch", "requeue", "recover", "enqueue_due", "finish", "push_entry", "kill_entries", "ack", "push")
+SCRIPT_NAMES = ("fetch", "requeue", "recover", "enqueue_due", "finish", "push_entry", "kill_entries", "ack")
 
 
 @functools.cache
