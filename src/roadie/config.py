@@ -237,7 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("-q", "--queue"), "NAME[,WEIGHT]"),
     Setting("prefetch_wait", 0.005, _parse_seconds(0.0, 1.0),
             "seconds a job fetched ahead of free slots may expect to wait; while jobs are short the worker "
-            "fetches up to 3 per slot ahead, so fewer round trips carry more jobs (0: only for free slots)",
+            "fetches up to 10 per slot ahead, so fewer round trips carry more jobs (0: only for free slots)",
             ("--prefetch-wait",), "SECONDS"),
     Setting("timeout", 25.0, _parse_seconds(0.0, 86_400.0),
             "seconds running jobs get to finish at shutdown before they are pushed back", ("-t", "--timeout"),

@@ -170,7 +170,7 @@ def test_stale_fetched_ahead_jobs_go_back(client: Client, run_burst: Callable[..
     sleeper.set(client=client).perform_bulk([[number, 0.7] for number in range(6)])
     caplog.set_level(logging.INFO, logger="roadie.worker.manager")
 
-    # Short jobs first, so the worker fetches 3 jobs per slot ahead, then 0.7 s jobs on one
+    # Short jobs first, so the worker fetches several jobs per slot ahead, then 0.7 s jobs on one
     # thread: fetched-ahead slow jobs wait past the 1 s stale limit until a heartbeat pushes them back.
     run_burst(queues=["prefetch"], concurrency=1, prefetch_wait=0.001)
 
@@ -188,7 +188,7 @@ def test_stop_pushes_fetched_ahead_back_in_order(client: Client, redis_url: str,
     sleeper.set(client=client).perform_bulk([[number, 0.2] for number in range(20)])
     launcher = Launcher(Settings(redis_url=redis_url, queues=["prefetch"], concurrency=1, prefetch_wait=1.0))
     launcher.start()
-    # The first job sets the slot-time average; later fetches then take 3 more jobs than the one slot.
+    # The first job sets the slot-time average; later fetches then take 5 more jobs than the one slot.
     time.sleep(0.7)
     launcher.stop(timeout=5)
 

@@ -67,7 +67,7 @@ class Capacity:
     """
 
     #: Maximum of jobs fetched ahead per slot.
-    PREFETCH_PER_SLOT = 3
+    PREFETCH_PER_SLOT = 10
     #: Weight of the latest job in the moving average of slot time.
     AVERAGE_WEIGHT = 0.05
 
