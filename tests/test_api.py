@@ -585,6 +585,22 @@ def test_search_cursor_ignores_new_dead_jobs(client: Client, redis_client: redis
     assert [entry.jid for entry in second.entries] == [jid_for(index) for index in (4, 3, 2, 1, 0)]
 
 
+@pytest.mark.parametrize(("key", "set_class", "removed"), [("dead", api.DeadSet, 5), ("retry", api.RetrySet, 4)])
+def test_search_cursor_entry_removed_skips_nothing(client: Client, redis_client: redis.Redis, key: str,
+                                                   set_class: type[api.SortedSet], removed: int) -> None:
+    redis_client.zadd(key, {job_bytes(jid_for(index), args=["needle"]): float(index) for index in range(10)})
+    found = set_class(client)
+
+    first = found.search("needle", limit=5)
+    # The last entry shown leaves the set: an operator deleted it, or the poller moved it.
+    redis_client.zrem(key, job_bytes(jid_for(removed), args=["needle"]))
+    second = found.search("needle", first.next_cursor, limit=5)
+
+    assert jid_for(removed) in [entry.jid for entry in first.entries]
+    assert len(first.entries) + len(second.entries) == 10
+    assert second.start == 4
+
+
 def test_search_through_equal_scores(client: Client, redis_client: redis.Redis) -> None:
     redis_client.zadd("schedule", {job_bytes(jid_for(index), args=["needle"]): 7.0 for index in range(5)})
     scheduled = api.ScheduledSet(client)

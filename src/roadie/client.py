@@ -88,7 +88,7 @@ class _BaseClient:
         Raises JobArgumentError naming the first invalid field. ``checked``
         maps keys to values that passed the checks for an earlier job of the
         same bulk push. A key whose value is that very object is not checked
-        again, and keys that pass are added.
+        again, and immutable values that pass are added.
         """
         if not isinstance(job, Mapping):
             raise JobArgumentError(f"a job hash must be a dict, got {type(job).__name__}")

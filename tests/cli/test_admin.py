@@ -182,6 +182,16 @@ def test_queues_group_options_reach_subcommand(redis_url: str, redis_client: red
     assert cleared.exit_code == 0, cleared.output
 
 
+def test_queues_subcommand_option_wins(redis_url: str, redis_client: redis.Redis) -> None:
+    runner = CliRunner()
+
+    result = runner.invoke(cli, ["queues", "--redis-url", "redis://127.0.0.1:1/0", "pause", "mail",
+                                 "--redis-url", redis_url])
+
+    assert result.exit_code == 0, result.output
+    assert redis_client.smembers("paused") == {b"mail"}
+
+
 def test_queues_pause_json(roadie, redis_client: redis.Redis) -> None:
     result = roadie("queues", "pause", "mail", "--json")
 

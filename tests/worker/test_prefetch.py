@@ -208,3 +208,21 @@ def test_quiet_claims_only_pending_units() -> None:
     assert waiting.claim_pending()
     assert not waiting.start()
     assert not waiting.started
+
+
+def test_stale_jobs_not_fetched_straight_back(client: Client, run_burst: Callable[..., None],
+                                              registered: Callable[..., None],
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    registered(quick, sleeper)
+    quick.set(client=client).perform_bulk([[number] for number in range(100)])
+    sleeper.set(client=client).perform_bulk([[1000, 3.0]])
+    quick.set(client=client).perform_bulk([[number] for number in range(30)])
+    caplog.set_level(logging.INFO, logger="roadie.worker.manager")
+
+    # The 3 s job blocks the only thread with short jobs fetched behind it. They are
+    # pushed back once, and the lowered limit keeps them in the queue until the thread is free.
+    run_burst(queues=["prefetch"], concurrency=1, prefetch_wait=0.005)
+
+    pushes = [record for record in caplog.records if "jobs back to queue 'prefetch'" in record.getMessage()]
+    assert _ran == 131
+    assert len(pushes) == 1

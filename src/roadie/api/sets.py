@@ -105,9 +105,11 @@ class SearchCursor:
     """A point to resume a search from: after ``ties`` entries scored exactly ``score``, in iteration order.
 
     A score does not move when entries before it are added or removed, as a
-    rank does, so a search resumed from a cursor neither skips nor repeats
-    entries while workers change the set. Its text form, ``"<score>,<ties>"``,
-    fits in a URL.
+    rank does, so a search resumed from a cursor skips no entry while
+    workers change the set. The exception is a group of entries with one
+    score that loses some members, which can hide its others. An entry whose
+    score changes (a retry that failed again) can be seen twice. Its text
+    form, ``"<score>,<ties>"``, fits in a URL.
     """
 
     score: float
@@ -138,7 +140,7 @@ class SearchResult:
     entries: list[SortedEntry]
     #: How many entries precede the starting point, in iteration order.
     start: int
-    #: How many entries precede the stopping point: ``start`` plus those examined.
+    #: How many entries precede the stopping point, counted again when the search ends.
     searched_to: int
     #: The set's size when the search ended.
     size: int
@@ -225,6 +227,12 @@ class SortedSet(_RedisBound):
         deadline = None if time_budget is None else time.monotonic() + time_budget
         found: list[SortedEntry] = []
         cursor = after
+        if cursor is not None:
+            # Entries scored exactly as the cursor may have left the set since
+            # (the poller moved them, an operator deleted them). Skipping as
+            # many as the cursor counted would then pass over unseen entries.
+            remaining = int(self.connection.zcount(self.key, repr(cursor.score), repr(cursor.score)))
+            cursor = SearchCursor(cursor.score, min(cursor.ties, remaining))
         start = self._entries_before(cursor)
         while True:
             pairs = self._chunk_after(cursor)

@@ -72,7 +72,7 @@ def _admin_command(function: Callable[..., None]) -> Callable[..., None]:
         # `roadie queues --redis-url URL pause NAME` gives the options to the
         # group; a subcommand falls back to them for the options it lacks.
         parent = click.get_current_context().parent
-        inherited = parent.params if parent is not None else {}
+        inherited = parent.params if parent is not None and parent.command is queues else {}
         redis_url = redis_url or inherited.get("redis_url")
         config = config or inherited.get("config")
         namespace = namespace if namespace is not None else inherited.get("namespace")

@@ -88,6 +88,24 @@ class Capacity:
         """How many jobs beyond the slots may be fetched now."""
         return self.limit - self.slots
 
+    @property
+    def fetches_ahead(self) -> bool:
+        """True when this capacity may take jobs beyond its slots."""
+        return self._prefetch_wait > 0
+
+    def note_wait(self, waited: float) -> None:
+        """Count a fetched job's wait for a slot as a slot time, so the limit drops before the next fetch.
+
+        Called when jobs fetched ahead waited too long: the running jobs take
+        longer than the average shows, and the average would learn that only
+        when they finish.
+        """
+        with self._changed:
+            if self._prefetch_wait <= 0:
+                return
+            self._average = waited if self._average is None else max(self._average, waited)
+            self.limit = self.slots + self._allowed_ahead(self._average)
+
     def wait_for_free(self, timeout: float) -> int:
         """Block until there is room or ``timeout`` passes; return how many jobs may be fetched."""
         with self._changed:

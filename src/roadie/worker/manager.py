@@ -163,25 +163,22 @@ class Manager:
         return written and self.capacity.in_flight == 0
 
     def reconcile(self) -> int:
-        """Push back jobs in this process's in-progress lists that no thread or acknowledgement tracks.
+        """Push back jobs this process should not keep: lost fetches, and jobs fetched ahead too long ago.
 
         A fetch whose reply was lost (Redis restarted, the connection dropped)
         moved jobs into the in-progress list that this process never
         received. Crash recovery skips live processes, so they would stay
         there. A job counts as lost only when it is unknown on two calls in a
-        row, because one fetched a moment ago may not be known yet. Called by
-        the heartbeat; returns the number of lost jobs pushed back.
+        row, because one fetched a moment ago may not be known yet.
 
-        Jobs that have waited for a slot longer than the stale limit are
-        pushed back too. That happens when jobs were fetched ahead just
-        before the jobs turned long, and it lets an idle process take them.
+        Jobs fetched ahead that have waited for a slot longer than the stale
+        limit go back too. That happens when the jobs turned long just after
+        short ones, and it lets an idle process take them. Their wait also
+        lowers the fetch-ahead limit at once, so this process does not fetch
+        them straight back. Called by the heartbeat; returns the number of
+        lost jobs pushed back.
         """
-        now_monotonic = time.monotonic()
-        with self._units_lock:
-            stale = [unit for unit in self._units
-                     if unit.state is UnitState.PENDING and now_monotonic - unit.fetched > self._stale_after]
-        if stale and not self._quiet.is_set():
-            self._requeue(stale, pending_only=True)
+        self._push_back_stale()
         listed: set[tuple[str, bytes]] = set()
         for spec in self._settings.queues:
             key = self._keys.inprogress(self._identity, spec.name)
@@ -205,6 +202,17 @@ class Manager:
         if moved:
             logger.warning("pushed back %d jobs whose fetch reply was lost", moved)
         return moved
+
+    def _push_back_stale(self) -> None:
+        if not self.capacity.fetches_ahead or self._quiet.is_set():
+            return
+        now_monotonic = time.monotonic()
+        with self._units_lock:
+            stale = [unit for unit in self._units
+                     if unit.state is UnitState.PENDING and now_monotonic - unit.fetched > self._stale_after]
+        if stale:
+            self.capacity.note_wait(max(now_monotonic - unit.fetched for unit in stale))
+            self._requeue(stale, pending_only=True)
 
     def hurry(self) -> None:
         """End the wait for running jobs now; they are pushed back at once (a second TERM)."""
