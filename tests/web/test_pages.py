@@ -204,6 +204,20 @@ def test_queue_page_past_end_empty(dashboard, seed) -> None:
     seed.enqueue()
     html = dashboard.get("/queues/default?page=9&direction=asc").text
     assert _rows(html) == 0
+    assert "Page 9 is past the end (last page: 1)." in html
+    assert "No jobs on this page." in html
+    assert "This queue is empty." not in html
+
+
+def test_set_page_past_end_says_so(dashboard, seed) -> None:
+    for _ in range(3):
+        seed.dead()
+
+    html = dashboard.get("/morgue?page=999").text
+
+    assert "Page 999 is past the end (last page: 1)." in html
+    assert 'href="/morgue?page=1">Last page' in html
+    assert "The dead set is empty." not in html
 
 
 def test_queue_name_invalid_is_404(dashboard) -> None:
