@@ -89,7 +89,14 @@ def _pid_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed process stays a zombie until its parent reaps it, and signal 0
+    # still reaches a zombie. On Linux, the state field of /proc/<pid>/stat shows which.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 class Recovery:
@@ -156,10 +163,25 @@ class Recovery:
             client=self._connection,
         ))
         if moved > 0:
-            logger.warning("returned %d in-progress jobs of stopped process %s to their queues", moved, identity)
+            logger.warning("returned %d in-progress %s of stopped process %s to their queues", moved,
+                           "job" if moved == 1 else "jobs", identity)
         elif moved == 0:
             logger.info("process %s is gone and held no jobs", identity)
+        if force and moved >= 0:
+            self._forget_process(identity)
         return max(moved, 0)
+
+    def _forget_process(self, identity: str) -> None:
+        """Delete the record and busy map of a process whose PID is gone, so status pages stop listing it.
+
+        Otherwise they stay until the record expires, up to 60 s after the
+        last beat.
+        """
+        process_key = self._keys.process(identity)
+        with self._connection.pipeline(transaction=False) as pipe:
+            pipe.srem(self._keys.processes, identity)
+            pipe.unlink(process_key, self._keys.work(identity), f"{process_key}:workers")
+            pipe.execute()
 
     def prune_processes(self) -> None:
         """Remove identities whose record expired from the `processes` set.
