@@ -570,3 +570,22 @@ def test_queue_spec_string_form() -> None:
 def test_validate_queue_name_message() -> None:
     with pytest.raises(ValueError, match="letters, digits"):
         validate_queue_name("bad name")
+
+
+def test_chosen_environment_without_section_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "roadie.yml"
+    config.write_text("concurrency: 4\nproduction:\n  concurrency: 25\n", encoding="utf-8")
+
+    settings = Settings.load(config, environment="prodution", env={})
+
+    assert settings.concurrency == 4
+    assert "no section for environment 'prodution' (its sections: production)" in caplog.text
+
+
+def test_default_environment_without_section_is_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "roadie.yml"
+    config.write_text("production:\n  concurrency: 25\n", encoding="utf-8")
+
+    Settings.load(config, env={})
+
+    assert "no section" not in caplog.text

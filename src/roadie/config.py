@@ -10,6 +10,7 @@ no setting is an error, so a typo never passes silently.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from roadie.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -380,14 +383,16 @@ class Settings:
         if unknown:
             raise ConfigError(_unknown_message(unknown[0], "setting"))
 
-        environment = environment or overrides.get("environment") or _environment_from(env)
+        chosen = environment or overrides.get("environment")
+        environment = chosen or _environment_from(env)
         path = os.fspath(config_file) if config_file is not None else env.get("ROADIE_CONFIG")
         if path is None and search:
             path = find_config_file()
         values: dict[str, Any] = {}
         sources = ["defaults"]
         if path is not None:
-            values.update(_read_file(path, environment, env))
+            explicit = bool(chosen) or environment != _DEFAULT_ENVIRONMENT
+            values.update(_read_file(path, environment, env, explicit=explicit))
             sources.append(path)
         from_env = _read_environment(env)
         if from_env:
@@ -408,8 +413,11 @@ def _unknown_message(key: str, kind: str) -> str:
     return f"unknown {kind} {key!r}; valid settings are: {valid}"
 
 
+_DEFAULT_ENVIRONMENT = "development"
+
+
 def _environment_from(env: Mapping[str, str]) -> str:
-    return env.get("ROADIE_ENVIRONMENT") or env.get("ROADIE_ENV") or env.get("APP_ENV") or "development"
+    return env.get("ROADIE_ENVIRONMENT") or env.get("ROADIE_ENV") or env.get("APP_ENV") or _DEFAULT_ENVIRONMENT
 
 
 # ------------------------------------------------------------------ sources
@@ -425,7 +433,13 @@ def find_config_file(directory: str | None = None) -> str | None:
     return None
 
 
-def _read_file(path: str, environment: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _read_file(path: str, environment: str, env: Mapping[str, str], *, explicit: bool = False) -> dict[str, Any]:
+    """Read ``path``: its top level, then the section named ``environment``.
+
+    ``explicit`` is true when a flag or a variable chose the environment.
+    Then a file whose sections do not include it probably has a misspelling,
+    which is logged as a warning.
+    """
     import yaml
 
     try:
@@ -460,6 +474,9 @@ def _read_file(path: str, environment: str, env: Mapping[str, str]) -> dict[str,
         checked = _check_keys(section, f"{path} section {name!r}")
         if name == environment:
             values.update(checked)
+    if explicit and sections and environment not in sections:
+        logger.warning("%s has no section for environment %r (its sections: %s); only its top level applies",
+                       path, environment, ", ".join(sorted(sections)))
     return {key: _expand(value, path, key, env) for key, value in values.items()}
 
 

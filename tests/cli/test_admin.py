@@ -162,6 +162,7 @@ def test_queues_pause_and_resume(roadie, redis_client: redis.Redis) -> None:
 
     assert paused.exit_code == 0
     assert paused.stdout.strip() == "paused 'mail', 'reports'"
+    assert "no queue named 'mail' has received jobs yet" in paused.stderr
     assert members_after_pause == {b"mail", b"reports"}
     assert resumed.stdout.strip() == "resumed 'mail'"
     assert redis_client.smembers("paused") == {b"reports"}

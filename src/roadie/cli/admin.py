@@ -271,12 +271,18 @@ def _pause_command(verb: str, pause: bool, summary: str) -> click.Command:
     def command(client: Client, as_json: bool, names: tuple[str, ...]) -> None:
         from roadie import api
 
-        for name in _queue_names(names):
+        valid = _queue_names(names)
+        known = {queue.name for queue in api.Queue.all(client)}
+        for name in valid:
             if pause:
                 api.Queue(name, client).pause()
             else:
                 api.Queue(name, client).unpause()
         _report_queues(as_json, "paused" if pause else "resumed", names)
+        for name in valid:
+            if pause and name not in known:
+                click.echo(f"note: no queue named {name!r} has received jobs yet; it starts paused when one does",
+                           err=True)
 
     return command
 

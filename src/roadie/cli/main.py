@@ -14,7 +14,7 @@ import click
 
 from roadie._version import __version__
 from roadie.cli import admin, web
-from roadie.config import SETTINGS, Settings
+from roadie.config import DEFAULT_REDIS_URL, SETTINGS, Settings, redact_url
 from roadie.errors import RoadieError
 
 __all__ = ["main", "cli"]
@@ -80,6 +80,8 @@ def worker(config: str | None, verbose: bool, burst: bool, embedded: bool, **opt
     from roadie.client import configure
     from roadie.logs import configure_logging
 
+    if embedded and options.get("redis_url"):
+        raise click.UsageError("--embedded starts a private Redis, so it cannot take --redis-url too; drop one of them")
     settings = load_settings(config, options, verbose)
     configure_logging(settings.log_level, settings.log_format)
     server = None
@@ -87,6 +89,9 @@ def worker(config: str | None, verbose: bool, burst: bool, embedded: bool, **opt
         if embedded:
             from roadie.storage.embedded import EmbeddedRedis
 
+            if settings.resolved_redis_url != DEFAULT_REDIS_URL:
+                click.echo(f"note: --embedded ignores the configured Redis {redact_url(settings.resolved_redis_url)}",
+                           err=True)
             server = EmbeddedRedis()
             server.start()
             click.echo(f"started a private Redis-compatible server ({server.version}) at {server.url} for this "
@@ -127,7 +132,6 @@ def demo(redis_url: str | None, output: str | None) -> None:
 
 admin.register(cli)
 web.register(cli)
-from roadie.cli import web as _web; _web.register(cli)  # noqa: E402, E702
 
 
 def main() -> None:

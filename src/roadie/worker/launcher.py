@@ -96,9 +96,12 @@ class Launcher:
         version = server.get("valkey_version") or server.get("redis_version", "?")
         store = "Valkey" if "valkey_version" in server else "Redis"
         queues = ", ".join(str(queue) for queue in self.settings.queues)
+        slots = f"{self.manager.thread_count} threads"
+        if self.manager.async_slots:
+            slots += f" + {self.manager.async_slots} async slots"
         logger.info(
-            "roadie %s starting: identity %s, concurrency %d, queues %s (%s), %s %s at %s%s",
-            __version__, self.identity, self.manager.concurrency, queues,
+            "roadie %s starting: identity %s, environment %s, concurrency %d (%s), queues %s (%s), %s %s at %s%s",
+            __version__, self.identity, self.settings.environment, self.manager.concurrency, slots, queues,
             "strict order" if self.settings.strict_queues else "weighted", store, version,
             redact_url(self._url), ", burst mode" if self.burst else "",
         )
@@ -129,8 +132,9 @@ class Launcher:
             except CONNECTION_ERRORS as exc:
                 if time.monotonic() > deadline or self._stop_requested.is_set():
                     raise unavailable(self._url, exc) from exc
-                logger.warning("waiting for Redis at %s: %s; start it, set REDIS_URL, or use --embedded for local "
-                               "development", redact_url(self._url), exc)
+                logger.warning("waiting for Redis at %s (%s): start it, point the worker at another with "
+                               "--redis-url or REDIS_URL, or use --embedded for local development",
+                               redact_url(self._url), str(exc).rstrip("."))
                 time.sleep(next(delays))
 
     def quiet(self) -> None:

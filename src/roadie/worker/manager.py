@@ -87,6 +87,8 @@ class Manager:
         # queue at the next heartbeat, for any process to take.
         self._stale_after = max(_STALE_PENDING_MINIMUM, 100 * settings.prefetch_wait)
         self.concurrency = threads + async_slots
+        self.thread_count = threads
+        self.async_slots = async_slots
 
         # The acker and the fetcher each get their own connection pool: on a
         # shared one, their threads contend for the pool's lock on every call.
