@@ -80,7 +80,8 @@ def web(host: str, port: int, redis_url: str | None, namespace: str | None, conf
         from roadie.web import basic_auth, create_app
     except ImportError as exc:
         raise click.ClickException(
-            f"the dashboard needs the web extra ({exc}); install it with: pip install 'roadie[web]'"
+            f"the dashboard needs the web extra ({exc}); install it with: pip install 'roadie[web]' "
+            "(from a clone of the repository: pip install '.[web]')"
         ) from None
 
     auth = basic_auth(*credentials) if credentials else None
