@@ -576,3 +576,31 @@ def test_async_push_to_replica_raises_unavailable(replica_url: str) -> None:
                 await client.push_bulk({"class": "HardJob", "args": [[1], [2]]})
 
     asyncio.run(pushes())
+
+
+# ------------------------------------------------------------ Ruby's floats
+
+
+def test_push_writes_floats_as_ruby(client: Client, redis_client: redis.Redis) -> None:
+    client.push({"class": "HardJob", "args": [1e-7, 0.5]})
+    client.push_bulk({"class": "HardJob", "args": [[1.5e15], [2.0]]})
+
+    raws = redis_client.lrange("queue:default", 0, -1)
+
+    assert any(b"[1.0e-07,0.5]" in raw for raw in raws)
+    assert any(b"[1.5e+15]" in raw for raw in raws)
+    assert any(b"[2.0]" in raw for raw in raws)
+
+
+def test_push_with_middleware_writes_floats_as_ruby(redis_url: str, redis_client: redis.Redis) -> None:
+    chain = Chain()
+
+    def add_ratio(job: dict[str, Any], queue: str, call_next: Callable[[], Any]) -> Any:
+        job["ratio"] = 2.5e-6
+        return call_next()
+
+    chain.add(add_ratio)
+    with Client(redis_url, middleware=chain) as client:
+        client.push_bulk({"class": "HardJob", "args": [[1], [2]]})
+
+    assert all(b'"ratio":2.5e-06' in raw for raw in redis_client.lrange("queue:default", 0, -1))

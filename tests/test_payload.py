@@ -363,3 +363,41 @@ def test_option_problem_unknown_option() -> None:
     assert problem is not None
     assert "unknown job option 'priority'" in problem
     assert "retry_queue" in problem
+
+
+# ------------------------------------------------------------ Ruby's floats
+
+# What Ruby 3.1's JSON.generate writes for each float, as Sidekiq encodes it.
+RUBY_FLOATS = [
+    (9.99e14, "999000000000000.0"),
+    (1e15, "1.0e+15"),
+    (999999999999999.9, "999999999999999.9"),
+    (1.5e15, "1.5e+15"),
+    (12345678901234567.0, "1.2345678901234568e+16"),
+    (1e22, "1.0e+22"),
+    (1.7976931348623157e308, "1.7976931348623157e+308"),
+    (0.0001, "0.0001"),
+    (0.000099, "9.9e-05"),
+    (1.5e-5, "1.5e-05"),
+    (1e-7, "1.0e-07"),
+    (-2.5e-10, "-2.5e-10"),
+    (5e-324, "5.0e-324"),
+    (123456.789, "123456.789"),
+    (0.5, "0.5"),
+    (0.0, "0.0"),
+    (-0.0, "-0.0"),
+]
+
+
+@pytest.mark.parametrize(("value", "ruby"), RUBY_FLOATS, ids=[ruby for _, ruby in RUBY_FLOATS])
+def test_dumps_writes_floats_as_ruby(value: float, ruby: str) -> None:
+    assert payload.dumps({"args": [value]}) == b'{"args":[' + ruby.encode() + b"]}"
+
+
+def test_dumps_ruby_floats_nested() -> None:
+    job = {"args": [{"tiny": 1e-7, "list": [1e16, 2.5]}], "at": 1.5e-5, "text": "1e-7 0.00001"}
+
+    assert payload.dumps(job) == (
+        b'{"args":[{"tiny":1.0e-07,"list":[1.0e+16,2.5]}],"at":1.5e-05,"text":"1e-7 0.00001"}'
+    )
+    assert payload.decode(payload.dumps({"class": "X", "args": [1e-7, 1e16]}))["args"] == [1e-7, 1e16]

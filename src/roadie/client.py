@@ -48,6 +48,9 @@ BULK_BATCH_SIZE = 1000
 
 # Marks a key that no earlier job of a bulk push has checked.
 _UNCHECKED = object()
+# Key under which _normalize records, in the memo of a bulk push, whether the
+# job it just checked contains a float that Ruby writes in exponent form.
+RUBY_FLOATS = "\0ruby_floats"
 _IMMUTABLE_TYPES = (str, int, float, bool, type(None))
 
 
@@ -88,7 +91,9 @@ class _BaseClient:
         Raises JobArgumentError naming the first invalid field. ``checked``
         maps keys to values that passed the checks for an earlier job of the
         same bulk push. A key whose value is that very object is not checked
-        again, and immutable values that pass are added.
+        again, and immutable values that pass are added. Under RUBY_FLOATS it
+        also records whether this job contains a float that Ruby writes in
+        exponent form, for :func:`roadie.payload.dumps`.
         """
         if not isinstance(job, Mapping):
             raise JobArgumentError(f"a job hash must be a dict, got {type(job).__name__}")
@@ -99,14 +104,14 @@ class _BaseClient:
         args = item.get("args")
         if not isinstance(args, list):
             raise JobArgumentError(f"job {job_class!r}: 'args' must be a list, got {type(args).__name__}")
-        payload.check_json_native(args, "args")
+        ruby_floats = payload.check_json_native(args, "args")
         if "kwargs" in item:
             if not isinstance(item["kwargs"], dict):
                 raise JobArgumentError(f"job {job_class!r}: 'kwargs' must be a dict")
             if not item["kwargs"]:
                 del item["kwargs"]
             else:
-                payload.check_json_native(item["kwargs"], "kwargs")
+                ruby_floats = payload.check_json_native(item["kwargs"], "kwargs") or ruby_floats
 
         item.setdefault("queue", "default")
         item.setdefault("retry", True)
@@ -133,12 +138,16 @@ class _BaseClient:
             if key in ("args", "kwargs"):
                 continue
             if checked is not None and checked.get(key, _UNCHECKED) is value:
+                if type(value) is float and payload.needs_ruby_form(value):
+                    ruby_floats = True
                 continue
-            payload.check_json_native(value, key)
+            ruby_floats = payload.check_json_native(value, key) or ruby_floats
             # Only immutable values are remembered: a dict or list shared by
             # the jobs could change between them.
             if checked is not None and type(value) in _IMMUTABLE_TYPES:
                 checked[key] = value
+        if checked is not None:
+            checked[RUBY_FLOATS] = ruby_floats
         return item
 
     @staticmethod
@@ -153,7 +162,8 @@ class _BaseClient:
         except TypeError as exc:
             raise JobArgumentError(f"job {job_class!r}: invalid 'at': {exc}") from None
 
-    def _prepare(self, item: dict[str, Any]) -> _Prepared:
+    def _prepare(self, item: dict[str, Any], ruby_floats: bool | None = None) -> _Prepared:
+        """Make the job's JSON; ``ruby_floats`` is what _normalize recorded, None to let dumps search."""
         at = item.pop("at", None)
         run_at: float | None = None
         if at is not None:
@@ -173,8 +183,8 @@ class _BaseClient:
         if len(self.middleware):
             # Values a middleware added after _normalize are not checked yet,
             # and orjson would quietly turn a datetime into a string.
-            payload.check_json_native(item, "job")
-        data = payload.dumps(item)
+            ruby_floats = payload.check_json_native(item, "job")
+        data = payload.dumps(item, ruby_floats=ruby_floats)
         if len(data) > self.settings.max_payload_bytes:
             logger.warning(
                 "job %s (%s) is %d bytes, above max_payload_bytes=%d; large payloads slow Redis down, "
@@ -283,7 +293,7 @@ class Client(_BaseClient):
             if final is None:
                 jids.append(None)
                 continue
-            prepared = self._prepare(final)
+            prepared = self._prepare(final, checked[RUBY_FLOATS])
             batch.append(prepared)
             jids.append(prepared.jid)
             if len(batch) >= batch_size:
@@ -386,7 +396,7 @@ class AsyncClient(_BaseClient):
             if result is None:
                 jids.append(None)
                 continue
-            prepared = self._prepare(result)
+            prepared = self._prepare(result, checked[RUBY_FLOATS])
             batch.append(prepared)
             jids.append(prepared.jid)
             if len(batch) >= batch_size:

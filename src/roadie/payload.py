@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import math
 import os
+import re
 import sys
 import uuid
 import zlib
@@ -100,13 +101,65 @@ def new_jid() -> str:
     return os.urandom(12).hex()
 
 
-def dumps(value: Any) -> bytes:
-    """Encode a job hash as compact JSON bytes."""
-    # NOTE: floats below 1e-4 or from 1e15 up are written as orjson writes
-    # them (1e-7), not as Ruby's JSON does (1.0e-07). Sidekiq finds an entry
-    # by re-encoding it in Ruby only when its dashboard reschedules one, so
-    # such a job's entry is then not found and added a second time.
+def dumps(value: Any, *, ruby_floats: bool | None = None) -> bytes:
+    """Encode a job hash as compact JSON bytes, with floats written as Ruby's JSON writes them.
+
+    Sidekiq finds a sorted-set entry by re-encoding the job in Ruby, for one
+    when its dashboard reschedules a job, so the bytes must match Ruby's.
+    orjson writes most floats as Ruby does, but not those below 1e-4 or from
+    1e15 up: 1e-7 and 0.000015 where Ruby writes 1.0e-07 and 1.5e-05.
+    ``ruby_floats`` is True when ``value`` contains such a float and False
+    when not, as :func:`check_json_native` reports. With None, the output is
+    searched for them and encoded again when one may be present.
+    """
+    if ruby_floats is None:
+        data = orjson.dumps(value)
+        if _MAYBE_RUBY_EXPONENT.search(data) is None:
+            return data
+        ruby_floats = True
+    if ruby_floats:
+        return orjson.dumps(_with_ruby_floats(value))
     return orjson.dumps(value)
+
+
+def needs_ruby_form(value: float) -> bool:
+    """Tell whether Ruby's JSON writes ``value`` in exponent form (nonzero, below 1e-4 or from 1e15 up)."""
+    return value != 0 and math.isfinite(value) and not 1e-4 <= abs(value) < 1e15
+
+
+# A value that orjson writes only for floats below 1e-4 or from 1e15 up: a
+# number with an exponent, with four zeros after "0.", or with 16 digits
+# before its decimal point, right after ":", "," or "[". The delimiter keeps
+# hex jids such as "3e5a..." from matching. A string may still contain such
+# text, which costs a second encoding and nothing more.
+_MAYBE_RUBY_EXPONENT = re.compile(rb"[:,\[]-?(?:[0-9][0-9.]*e[-+]?[0-9]|0\.0000|[0-9]{16}\.)")
+
+
+def _with_ruby_floats(value: Any) -> Any:
+    """Return ``value`` with each float that Ruby writes in exponent form replaced by Ruby's text."""
+    if type(value) is float:
+        return orjson.Fragment(ruby_float_text(value)) if needs_ruby_form(value) else value
+    if isinstance(value, list):
+        return [_with_ruby_floats(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _with_ruby_floats(item) for key, item in value.items()}
+    return value
+
+
+def ruby_float_text(value: float) -> str:
+    """Return ``value`` in the exponent form of Ruby's ``Float#to_s``, such as ``1.0e-07`` or ``1.5e+15``.
+
+    The digits are Python's shortest round-trip digits, which are Ruby's too.
+    """
+    sign, digit_tuple, exponent = decimal.Decimal(repr(value)).as_tuple()
+    digits = list(digit_tuple)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    assert isinstance(exponent, int)
+    power = exponent + len(digits) - 1
+    fraction = "".join(map(str, digits[1:])) or "0"
+    return f"{'-' if sign else ''}{digits[0]}.{fraction}e{'-' if power < 0 else '+'}{abs(power):02d}"
 
 
 def decode(raw: bytes | str) -> dict[str, Any]:
@@ -132,30 +185,33 @@ def decode(raw: bytes | str) -> dict[str, Any]:
     return job
 
 
-def check_json_native(value: Any, path: str) -> None:
+def check_json_native(value: Any, path: str) -> bool:
     """Raise :class:`JobArgumentError` unless ``value`` survives JSON unchanged.
 
     Allowed are str, int (64-bit), finite float, bool, None, and lists and
     dicts with string keys made of those. The error names the path of the
     first offending value, for example ``args[1]['when']``, and how to fix it.
+    Returns True when ``value`` contains a float that Ruby writes in exponent
+    form (see :func:`needs_ruby_form`), for :func:`dumps`.
     """
     if value is None or isinstance(value, (str, bool)):
-        return
+        return False
     if isinstance(value, int):
         if not _INT_MIN <= value <= _INT_MAX:
             raise JobArgumentError(f"{path}: integer {value} does not fit in 64 bits; pass it as a string")
-        return
+        return False
     # A float subclass such as numpy.float64 passes isinstance but orjson
     # cannot encode it, so only the float type itself is accepted.
     if type(value) is float:
         if not math.isfinite(value):
             raise JobArgumentError(f"{path}: {value} is not valid JSON; pass a finite number or null")
-        return
+        return needs_ruby_form(value)
+    found = False
     if isinstance(value, list):
         for index, item in enumerate(value):
             if not _plainly_valid(item):
-                check_json_native(item, f"{path}[{index}]")
-        return
+                found = check_json_native(item, f"{path}[{index}]") or found
+        return found
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -164,8 +220,8 @@ def check_json_native(value: Any, path: str) -> None:
                     "JSON object keys must be strings, so convert the key with str()"
                 )
             if not _plainly_valid(item):
-                check_json_native(item, f"{path}[{key!r}]")
-        return
+                found = check_json_native(item, f"{path}[{key!r}]") or found
+        return found
     raise JobArgumentError(f"{path}: {_type_name(value)} is not JSON-serializable; {_hint_for(value)}")
 
 

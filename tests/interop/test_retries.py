@@ -106,11 +106,6 @@ def test_ruby_reschedule_keeps_one_entry(interop, redis_client: redis.Redis, sam
     assert entries[0][1] < time.time()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roadie writes floats below 1e-4 or from 1e15 up as orjson does (1e-7, 1e+16), Ruby's "
-    "JSON.generate as 1.0e-07 and 1.0e+16, so SortedEntry#reschedule in Ruby misses the entry",
-)
 def test_ruby_reschedule_exponent_floats(interop, redis_client: redis.Redis):
     member_before, size, entries = reschedule_in_ruby(interop, redis_client, EXPONENT_FLOATS)
 
