@@ -130,12 +130,16 @@ class _BaseClient:
             item["jid"] = payload.new_jid()
         elif not isinstance(jid, str) or not jid:
             raise JobArgumentError(f"job {job_class!r}: 'jid' must be a non-empty string, got {jid!r}")
-        item.setdefault("created_at", now())
+        # Keys checked above, or set here to values that need no check.
+        done: tuple[str, ...] = ("args", "kwargs")
+        if "created_at" not in item:
+            item["created_at"] = now()
+            done = ("args", "kwargs", "created_at")
         if "at" in item:
             self._normalize_at(item, job_class)
 
         for key, value in item.items():
-            if key in ("args", "kwargs"):
+            if key in done:
                 continue
             if checked is not None and checked.get(key, _UNCHECKED) is value:
                 if type(value) is float and payload.needs_ruby_form(value):
