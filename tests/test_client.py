@@ -604,3 +604,17 @@ def test_push_with_middleware_writes_floats_as_ruby(redis_url: str, redis_client
         client.push_bulk({"class": "HardJob", "args": [[1], [2]]})
 
     assert all(b'"ratio":2.5e-06' in raw for raw in redis_client.lrange("queue:default", 0, -1))
+
+
+def test_push_after_redis_restart_reconnects() -> None:
+    from roadie.storage.embedded import EmbeddedRedis
+
+    with EmbeddedRedis() as server, Client(server.url) as client:
+        client.push({"class": "HardJob", "args": [1]})
+        # The pooled connection now points at a closed socket.
+        server.restart()
+
+        client.push({"class": "HardJob", "args": [2]})
+        client.push_bulk({"class": "HardJob", "args": [[3], [4]]})
+
+        assert client.connection.llen("queue:default") == 3
