@@ -48,10 +48,19 @@ BULK_BATCH_SIZE = 1000
 
 # Marks a key that no earlier job of a bulk push has checked.
 _UNCHECKED = object()
-# Key under which _normalize records, in the memo of a bulk push, whether the
-# job it just checked contains a float that Ruby writes in exponent form.
-RUBY_FLOATS = "\0ruby_floats"
 _IMMUTABLE_TYPES = (str, int, float, bool, type(None))
+
+
+class _BulkChecks:
+    """The checks _normalize has already made during one bulk push."""
+
+    __slots__ = ("values", "ruby_floats")
+
+    def __init__(self) -> None:
+        # Key to the immutable value that passed the checks for an earlier job.
+        self.values: dict[str, Any] = {}
+        # Whether the job checked last contains a float that Ruby writes in exponent form.
+        self.ruby_floats = False
 
 
 class _Prepared:
@@ -85,16 +94,15 @@ class _BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self.url)!r})"
 
-    def _normalize(self, job: Mapping[str, Any], checked: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _normalize(self, job: Mapping[str, Any], bulk: _BulkChecks | None = None) -> dict[str, Any]:
         """Validate a job hash and fill in jid, queue, retry and created_at.
 
-        Raises JobArgumentError naming the first invalid field. ``checked``
-        maps keys to values that passed the checks for an earlier job of the
-        same bulk push. A key whose value is that very object is not checked
-        again, and immutable values that pass are added. Under RUBY_FLOATS it
-        also records whether this job contains a float that Ruby writes in
-        exponent form, for :func:`roadie.payload.dumps`.
+        Raises JobArgumentError naming the first invalid field. In a bulk
+        push, a key whose value is the very object that passed for an earlier
+        job is not checked again, and ``bulk.ruby_floats`` records for
+        :func:`roadie.payload.dumps` whether this job needs Ruby's float form.
         """
+        checked = bulk.values if bulk is not None else None
         if not isinstance(job, Mapping):
             raise JobArgumentError(f"a job hash must be a dict, got {type(job).__name__}")
         item = dict(job)
@@ -150,8 +158,8 @@ class _BaseClient:
             # the jobs could change between them.
             if checked is not None and type(value) in _IMMUTABLE_TYPES:
                 checked[key] = value
-        if checked is not None:
-            checked[RUBY_FLOATS] = ruby_floats
+        if bulk is not None:
+            bulk.ruby_floats = ruby_floats
         return item
 
     @staticmethod
@@ -290,14 +298,14 @@ class Client(_BaseClient):
         """
         jids: list[str | None] = []
         batch: list[_Prepared] = []
-        checked: dict[str, Any] = {}
+        bulk = _BulkChecks()
         for raw in jobs:
-            item = self._normalize(raw, checked)
+            item = self._normalize(raw, bulk)
             final = self.middleware.invoke((item, item["queue"]), lambda item=item: item)
             if final is None:
                 jids.append(None)
                 continue
-            prepared = self._prepare(final, checked[RUBY_FLOATS])
+            prepared = self._prepare(final, bulk.ruby_floats)
             batch.append(prepared)
             jids.append(prepared.jid)
             if len(batch) >= batch_size:
@@ -342,7 +350,6 @@ class Client(_BaseClient):
                     raise unavailable(self.url, RuntimeError("server is read-only after two attempts")) from None
             except CONNECTION_ERRORS as exc:
                 raise unavailable(self.url, exc) from exc
-
 
     def _push_one(self, job: _Prepared) -> None:
         """Send SADD and LPUSH for one job in one round trip, without a redis-py pipeline object.
@@ -422,9 +429,9 @@ class AsyncClient(_BaseClient):
         """
         jids: list[str | None] = []
         batch: list[_Prepared] = []
-        checked: dict[str, Any] = {}
+        bulk = _BulkChecks()
         for raw in jobs:
-            item = self._normalize(raw, checked)
+            item = self._normalize(raw, bulk)
 
             async def final(item: dict[str, Any] = item) -> dict[str, Any]:
                 return item
@@ -433,7 +440,7 @@ class AsyncClient(_BaseClient):
             if result is None:
                 jids.append(None)
                 continue
-            prepared = self._prepare(result, checked[RUBY_FLOATS])
+            prepared = self._prepare(result, bulk.ruby_floats)
             batch.append(prepared)
             jids.append(prepared.jid)
             if len(batch) >= batch_size:

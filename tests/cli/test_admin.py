@@ -170,7 +170,7 @@ def test_queues_pause_and_resume(roadie, redis_client: redis.Redis) -> None:
 
 def test_queues_group_options_reach_subcommand(redis_url: str, redis_client: redis.Redis,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    # A default Redis nobody listens on: the command must use the --redis-url given before "pause".
+    # No server listens at the default URL, so the command must use the --redis-url given before "pause".
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     runner = CliRunner()
 

@@ -118,26 +118,17 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     return only
 
 
-def test_short_jobs_fetched_ahead(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
-                                  registered: Callable[..., None]) -> None:
+@pytest.mark.parametrize(("prefetch_wait", "fetches_ahead"), [(0.01, True), (0, False)])
+def test_short_jobs_batch_size(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
+                               registered: Callable[..., None], prefetch_wait: float, fetches_ahead: bool) -> None:
     registered(quick)
     quick.set(client=client).perform_bulk([[number] for number in range(300)])
 
-    run_burst(queues=["prefetch"], concurrency=2, prefetch_wait=0.01)
+    run_burst(queues=["prefetch"], concurrency=2, prefetch_wait=prefetch_wait)
 
     assert _ran == 300
-    assert max(batch_sizes) > 2
-
-
-def test_no_wait_fetches_for_free_slots(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],
-                                       registered: Callable[..., None]) -> None:
-    registered(quick)
-    quick.set(client=client).perform_bulk([[number] for number in range(300)])
-
-    run_burst(queues=["prefetch"], concurrency=2, prefetch_wait=0)
-
-    assert _ran == 300
-    assert max(batch_sizes) <= 2
+    # Two threads: a batch larger than 2 contains jobs fetched ahead.
+    assert (max(batch_sizes) > 2) is fetches_ahead
 
 
 def test_mixed_kinds_fetch_for_free_slots(client: Client, run_burst: Callable[..., None], batch_sizes: list[int],

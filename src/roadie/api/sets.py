@@ -121,14 +121,15 @@ class SearchCursor:
     @classmethod
     def parse(cls, text: str) -> SearchCursor:
         """Read the text form; raise ValueError naming the problem."""
+        problem = f"invalid search cursor {text[:60]!r}: expected <score>,<count>"
         score_text, separator, ties_text = text.partition(",")
         try:
             score = float(score_text)
             ties = int(ties_text)
         except ValueError:
-            raise ValueError(f"invalid search cursor {text[:60]!r}: expected <score>,<count>") from None
+            raise ValueError(problem) from None
         if not separator or not math.isfinite(score) or not 0 <= ties <= 1_000_000_000:
-            raise ValueError(f"invalid search cursor {text[:60]!r}: expected <score>,<count>")
+            raise ValueError(problem)
         return cls(score, ties)
 
 

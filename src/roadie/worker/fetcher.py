@@ -101,10 +101,8 @@ class Capacity:
         when they finish.
         """
         with self._changed:
-            if self._prefetch_wait <= 0:
-                return
-            self._average = waited if self._average is None else max(self._average, waited)
-            self.limit = self.slots + self._allowed_ahead(self._average)
+            if self._prefetch_wait > 0:
+                self._set_average(waited if self._average is None else max(self._average, waited))
 
     def wait_for_free(self, timeout: float) -> int:
         """Block until there is room or ``timeout`` passes; return how many jobs may be fetched."""
@@ -124,18 +122,18 @@ class Capacity:
             if slot_time is not None and self._prefetch_wait > 0:
                 slot_time = max(slot_time, 0.0)
                 average = self._average
-                self._average = (slot_time if average is None
-                                 else average + self.AVERAGE_WEIGHT * (slot_time - average))
-                self.limit = self.slots + self._allowed_ahead(self._average)
+                self._set_average(slot_time if average is None
+                                  else average + self.AVERAGE_WEIGHT * (slot_time - average))
             self._changed.notify_all()
 
-    def _allowed_ahead(self, average: float) -> int:
+    def _set_average(self, average: float) -> None:
+        """Store the slot-time average and the limit it allows; the caller holds the condition's lock."""
+        self._average = average
         maximum = self.PREFETCH_PER_SLOT * self.slots
-        if average <= 0:
-            return maximum
         # A job fetched ahead waits for one of the slots to finish: with n
         # extra jobs that is about n / slots job times.
-        return min(maximum, int(self.slots * self._prefetch_wait / average))
+        ahead = maximum if average <= 0 else min(maximum, int(self.slots * self._prefetch_wait / average))
+        self.limit = self.slots + ahead
 
     def wait_until_empty(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -109,54 +109,34 @@ class JobRunner:
     # ------------------------------------------------------------------ sync
 
     def run_sync(self, unit: WorkUnit) -> None:
-        if not unit.start():
-            self._on_done(unit)
+        if not self._begin(unit):
             return
-        unit.thread_id = threading.get_ident()
-        unit.started_at = now()
         job_function = unit.function
-        self._log_start(unit)
-        started = time.monotonic()
         error: BaseException | None = unit.error
         if error is None:
-            # prepare() set all three when it recorded no error.
-            job = unit.job
-            assert job is not None
-            assert job_function is not None
-            assert unit.arguments is not None
-            args, kwargs = unit.arguments
+            job, args, kwargs = self._call_parts(unit)
             try:
                 middleware.server_middleware.invoke(
                     (job_function, job, unit.queue),
                     lambda: job_function.fn(*args, **kwargs),
                 )
             except Shutdown:
-                self._log_interrupted(unit, time.monotonic() - started)
+                self._log_interrupted(unit, time.monotonic() - unit.run_started)
                 self._on_done(unit)
                 return
             except BaseException as exc:  # noqa: BLE001 - a job's SystemExit or KeyboardInterrupt is a failure too
                 error = exc
-        self._complete(unit, job_function, error, time.monotonic() - started)
+        self._complete(unit, job_function, error, time.monotonic() - unit.run_started)
 
     # ----------------------------------------------------------------- async
 
     async def run_async(self, unit: WorkUnit) -> None:
-        if not unit.start():
-            self._on_done(unit)
+        if not self._begin(unit):
             return
-        unit.thread_id = threading.get_ident()
-        unit.started_at = now()
         job_function = unit.function
-        self._log_start(unit)
-        started = time.monotonic()
         error: BaseException | None = unit.error
         if error is None:
-            # prepare() set all three when it recorded no error.
-            job = unit.job
-            assert job is not None
-            assert job_function is not None
-            assert unit.arguments is not None
-            args, kwargs = unit.arguments
+            job, args, kwargs = self._call_parts(unit)
             try:
                 await middleware.server_middleware.invoke_async(
                     (job_function, job, unit.queue),
@@ -164,17 +144,38 @@ class JobRunner:
                 )
             except asyncio.CancelledError:
                 if unit.state.value == "requeued":
-                    self._log_interrupted(unit, time.monotonic() - started)
+                    self._log_interrupted(unit, time.monotonic() - unit.run_started)
                     self._on_done(unit)
                     return
                 error = RuntimeError("the job's task was cancelled")
             except Shutdown:
-                self._log_interrupted(unit, time.monotonic() - started)
+                self._log_interrupted(unit, time.monotonic() - unit.run_started)
                 self._on_done(unit)
                 return
             except BaseException as exc:  # noqa: BLE001 - see run_sync
                 error = exc
-        self._complete(unit, job_function, error, time.monotonic() - started)
+        self._complete(unit, job_function, error, time.monotonic() - unit.run_started)
+
+    # ----------------------------------------------------------------- shared
+
+    def _begin(self, unit: WorkUnit) -> bool:
+        """Mark ``unit`` running and log its start; False, with its slot freed, when shutdown requeued it first."""
+        if not unit.start():
+            self._on_done(unit)
+            return False
+        unit.thread_id = threading.get_ident()
+        unit.started_at = now()
+        self._log_start(unit)
+        return True
+
+    @staticmethod
+    def _call_parts(unit: WorkUnit) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+        """Return the job hash and the arguments that prepare() resolved for a unit without an error."""
+        assert unit.job is not None
+        assert unit.function is not None
+        assert unit.arguments is not None
+        args, kwargs = unit.arguments
+        return unit.job, args, kwargs
 
     # --------------------------------------------------------------- outcome
 
